@@ -1,0 +1,51 @@
+# One entry point for everything: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(abspath $(BIN)):$(PATH)
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Warden with its development tools
+
+demo: $(STAMP) ## Replay the LLMjacking attack through the local stack and show the containment
+	$(BIN)/warden demo --scenario llmjacking
+
+lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/warden/python/warden warden_local functions scripts
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint
+
+build: $(STAMP) ## sam build (no Docker and no local python3.13 needed)
+	$(BIN)/sam build
+
+test: lint ## The whole check and test suite: lint, then unit, integration and end-to-end tests
+	$(BIN)/pytest
+
+bench: $(STAMP) ## Measure demo latency and detector throughput; writes docs/performance.md
+	$(BIN)/python scripts/bench.py
+
+format: $(STAMP) ## Format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove build output and caches (keeps .venv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .warden
+
+.PHONY: help install demo lint build test bench format clean

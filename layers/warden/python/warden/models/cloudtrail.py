@@ -1,0 +1,117 @@
+"""CloudTrail records, as CloudTrail writes them to S3 and as EventBridge delivers them.
+
+A *record* is one CloudTrail event (an element of ``{"Records": [...]}`` in a log file, or the
+``detail`` of an EventBridge "AWS API Call via CloudTrail" event). Field names follow CloudTrail's
+camelCase on the wire and snake_case in Python. Unknown fields are ignored: CloudTrail adds fields
+over time and a detector must not break because of it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class _CloudTrailModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class SessionIssuer(_CloudTrailModel):
+    type: str | None = None
+    principal_id: str | None = None
+    arn: str | None = None
+    account_id: str | None = None
+    user_name: str | None = None
+
+
+class SessionContext(_CloudTrailModel):
+    session_issuer: SessionIssuer | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class UserIdentity(_CloudTrailModel):
+    type: str | None = None
+    principal_id: str | None = None
+    arn: str | None = None
+    account_id: str | None = None
+    access_key_id: str | None = None
+    user_name: str | None = None
+    session_context: SessionContext | None = None
+    invoked_by: str | None = None
+
+    @property
+    def issuer_arn(self) -> str | None:
+        """The role (or user) behind a session, or None for long-term identities."""
+        if self.session_context and self.session_context.session_issuer:
+            return self.session_context.session_issuer.arn
+        return None
+
+    @property
+    def credential_type(self) -> Literal["long-term-access-key", "temporary-session", "console-or-service", "unknown"]:
+        """What kind of credential signed the call, from its access key prefix."""
+        key = self.access_key_id or ""
+        if key.startswith("AKIA"):
+            return "long-term-access-key"
+        if key.startswith("ASIA"):
+            return "temporary-session"
+        if self.invoked_by or self.type in {"AWSService", "AWSAccount"}:
+            return "console-or-service"
+        return "unknown"
+
+
+class CloudTrailRecord(_CloudTrailModel):
+    """One CloudTrail event record."""
+
+    event_version: str | None = None
+    event_time: datetime
+    event_source: str = Field(min_length=1)
+    event_name: str = Field(min_length=1)
+    aws_region: str = Field(min_length=1)
+    event_id: str = Field(alias="eventID", min_length=1)
+    user_identity: UserIdentity
+    source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
+    user_agent: str | None = None
+    request_parameters: dict[str, Any] | None = None
+    response_elements: dict[str, Any] | None = None
+    additional_event_data: dict[str, Any] | None = None
+    request_id: str | None = Field(default=None, alias="requestID")
+    event_type: str | None = None
+    read_only: bool | None = None
+    management_event: bool | None = None
+    event_category: str | None = None
+    recipient_account_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error_code is None
+
+    @property
+    def account(self) -> str:
+        """The account the event happened in (falls back to the caller's account)."""
+        return self.recipient_account_id or self.user_identity.account_id or "unknown"
+
+    @property
+    def actor_arns(self) -> frozenset[str]:
+        """Every ARN that identifies the caller: the principal itself and, for sessions, its issuer."""
+        arns = {self.user_identity.arn, self.user_identity.issuer_arn}
+        return frozenset(arn for arn in arns if arn)
+
+    @property
+    def model_id(self) -> str | None:
+        params = self.request_parameters or {}
+        value = params.get("modelId") or params.get("modelIdentifier")
+        return value if isinstance(value, str) else None
+
+
+class CloudTrailEvent(EventBridgeModel):
+    """An EventBridge "AWS API Call via CloudTrail" event whose detail is a CloudTrail record."""
+
+    detail: CloudTrailRecord  # type: ignore[assignment]

@@ -1,0 +1,59 @@
+"""Composition root: builds the detection service of a function from its configuration.
+
+Nothing here runs at import time. Services are cached per (configuration, family), so a warm
+Lambda reuses its clients and a local run against a different endpoint gets fresh ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from botocore.config import Config
+
+from warden.adapters.dynamodb_state import DynamoDBStateStore
+from warden.adapters.eventbridge import EventBridgeFindingPublisher
+from warden.adapters.sqs import SqsDeadLetterSink
+from warden.config import DetectorConfig
+from warden.detectors import REGISTRY
+from warden.models import Family
+from warden.service import DetectionService
+
+IDEMPOTENCY_SECONDS = 3600
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+
+
+@lru_cache(maxsize=8)
+def detection_service(config: DetectorConfig, family: Family) -> DetectionService:
+    session = boto3.session.Session(region_name=config.region)
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=config.endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    once: Callable[[Callable[..., dict[str, Any]], Any], Callable[..., dict[str, Any]]] | None = None
+    if config.idempotency_table:
+        store = DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto3_session=session)
+        idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+
+        def once(fn: Callable[..., dict[str, Any]], context: Any) -> Callable[..., dict[str, Any]]:
+            if context is not None:
+                idempotency.register_lambda_context(context)
+            return idempotent_function(  # type: ignore[no-any-return]
+                data_keyword_argument="event", persistence_store=store, config=idempotency
+            )(fn)
+
+    return DetectionService(
+        detectors=REGISTRY.for_family(family),
+        state=DynamoDBStateStore(client("dynamodb"), config.state_table),
+        publisher=EventBridgeFindingPublisher(client("events"), config.findings_bus),
+        dead_letters=SqsDeadLetterSink(client("sqs"), config.dead_letter_queue_url),
+        self_principals=frozenset(config.self_principals),
+        once=once,
+    )

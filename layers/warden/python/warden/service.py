@@ -1,0 +1,122 @@
+"""The detection service: one CloudTrail event in, findings out.
+
+It validates the event, drops Warden's own calls (so that containment never re-triggers
+detection), runs every registered detector of its family with the detector's stored state, and
+publishes what they find. Everything AWS-shaped is behind the ports in :mod:`warden.ports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ValidationError
+
+from warden.detectors.registry import Detector
+from warden.errors import StateConflictError
+from warden.models import CloudTrailEvent, CloudTrailRecord, Finding
+from warden.observability import logger, metrics
+from warden.ports import DeadLetterSink, FindingPublisher, StateStore
+
+STATE_ATTEMPTS = 3
+STATE_RETENTION = timedelta(hours=24)
+"""How long after its newest event a detector's state is kept (the table's TTL)."""
+
+
+class DetectionResult(BaseModel):
+    status: Literal["processed", "ignored", "rejected"]
+    event_id: str | None = None
+    findings: list[str] = []
+    reason: str | None = None
+
+
+@dataclass
+class DetectionService:
+    detectors: list[Detector[BaseModel]]
+    state: StateStore
+    publisher: FindingPublisher
+    dead_letters: DeadLetterSink
+    self_principals: frozenset[str] = frozenset()
+    once: Callable[[Callable[..., dict[str, Any]], Any], Callable[..., dict[str, Any]]] | None = None
+    """Optional wrapper ``(fn, lambda_context) -> fn`` making processing idempotent per event id."""
+
+    def handle(self, event: Mapping[str, Any], context: Any = None) -> DetectionResult:
+        """Process one EventBridge event; malformed events are kept in the dead-letter sink, not raised."""
+        try:
+            parsed = CloudTrailEvent.model_validate(event)
+        except ValidationError as exc:
+            return self._reject(event, exc)
+        process = self.once(self._process, context) if self.once else self._process
+        return DetectionResult.model_validate(process(event=dict(event), record=parsed.detail))
+
+    def _process(self, *, event: dict[str, Any], record: CloudTrailRecord) -> dict[str, Any]:
+        logger.append_keys(event_id=record.event_id, event_name=record.event_name, principal=record.user_identity.arn)
+        if record.actor_arns & self.self_principals:
+            logger.info("ignored Warden's own API call")
+            metrics.add_metric(name="SelfEventsIgnored", unit=MetricUnit.Count, value=1)
+            return DetectionResult(status="ignored", event_id=record.event_id, reason="warden-principal").model_dump()
+        findings = list(self.evaluate(record))
+        if findings:
+            self.publisher.publish(findings)
+            metrics.add_metric(name="FindingsPublished", unit=MetricUnit.Count, value=len(findings))
+            for finding in findings:
+                logger.warning(
+                    "finding published",
+                    finding_id=finding.id,
+                    detector=finding.detector,
+                    severity=finding.severity,
+                    playbook=finding.playbook,
+                )
+        metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
+        return DetectionResult(
+            status="processed", event_id=record.event_id, findings=[f.id for f in findings]
+        ).model_dump()
+
+    def evaluate(self, record: CloudTrailRecord) -> Iterable[Finding]:
+        for item in self.detectors:
+            if item.applies_to(record):
+                yield from self._run(item, record)
+
+    def _run(self, item: Detector[BaseModel], record: CloudTrailRecord) -> tuple[Finding, ...]:
+        key = item.state_key(record)
+        if key is None:
+            return ()
+        for attempt in range(1, STATE_ATTEMPTS + 1):
+            stored = self.state.load(item.name, key)
+            state = item.state_model.model_validate(stored.value) if stored else item.state_model()
+            outcome = item.evaluate(record, state)
+            if outcome.state is None:
+                return outcome.findings
+            try:
+                self.state.save(
+                    item.name,
+                    key,
+                    outcome.state.model_dump(mode="json"),
+                    expected_version=stored.version if stored else None,
+                    expires_at=record.event_time + STATE_RETENTION,
+                )
+            except StateConflictError:
+                logger.info("detector state changed concurrently; re-evaluating", detector=item.name, attempt=attempt)
+                metrics.add_metric(name="StateConflicts", unit=MetricUnit.Count, value=1)
+                continue
+            return outcome.findings
+        raise StateConflictError(f"state of {item.name} for {key} kept changing; giving up after {STATE_ATTEMPTS}")
+
+    def _reject(self, event: Mapping[str, Any], exc: ValidationError) -> DetectionResult:
+        problems = [
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
+        ]
+        event_id = event.get("id") if isinstance(event, Mapping) else None
+        logger.error(
+            "malformed event kept in the dead-letter queue",
+            event_id=event_id,
+            source=event.get("source") if isinstance(event, Mapping) else None,
+            detail_type=event.get("detail-type") if isinstance(event, Mapping) else None,
+            problems=problems[:10],
+        )
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        self.dead_letters.keep(event, reason="malformed-event", error="; ".join(problems[:10]))
+        return DetectionResult(status="rejected", event_id=str(event_id) if event_id else None, reason=problems[0])

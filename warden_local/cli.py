@@ -1,0 +1,148 @@
+"""The ``warden`` command line: run attacks and event files through the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from warden_local.run import PROJECT_ROOT, run_replay, run_scenario, scenario_names
+
+# Values a Lambda would get from the template's Globals; set before any handler is imported.
+os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+
+
+def _param_overrides(values: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not Key=Value", param_hint="--param")
+        overrides[key] = setting
+    return overrides
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bedrock-warden")
+def main() -> None:
+    """Bedrock Warden: detect and contain Amazon Bedrock incidents.
+
+    The commands here run everything on this machine, against an embedded AWS emulator (moto): no
+    AWS account and no Docker are needed. The stack is created from template.yaml itself.
+    """
+
+
+@main.command()
+@click.option("--scenario", default="llmjacking", show_default=True, help="Attack scenario from events/scenarios/.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the timeline.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
+def demo(scenario: str, as_json: bool, workdir: Path | None) -> None:
+    """Replay an attack scenario through the local stack and show detection and containment.
+
+    Exit status 0 when the attacker's credentials read back as contained and nothing else was
+    touched, 1 otherwise.
+    """
+    if scenario not in scenario_names():
+        raise click.BadParameter(f"known scenarios: {', '.join(scenario_names())}", param_hint="--scenario")
+    report = run_scenario(scenario, workdir=workdir)
+    _emit(report, as_json)
+    sys.exit(0 if report["contained"] and not report["collateral_damage"] else 1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the timeline.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Template parameter override, e.g. --param ResponseMode=dry-run. Default here: ResponseMode=auto.",
+)
+@click.option("--no-seed", is_flag=True, help="Do not recreate the IAM users and keys named in the events.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
+def replay(files: tuple[Path, ...], as_json: bool, params: tuple[str, ...], no_seed: bool, workdir: Path | None) -> None:
+    """Run event files through the same local pipeline as the demo.
+
+    FILES are EventBridge events or CloudTrail records: one object, a JSON array, JSON lines, or
+    CloudTrail's {"Records": [...]} log files, gzipped or not. Events run in time order. IAM users
+    and long-term keys named in the events are recreated in the emulator so that playbooks have
+    something real to act on. Exit status 0 unless some input could not be read (then 2).
+    """
+    parameters = {"ResponseMode": "auto", **_param_overrides(params)}
+    report = run_replay(list(files), parameters=parameters, seed=not no_seed, workdir=workdir)
+    _emit(report, as_json)
+    for error in report["input_errors"]:
+        click.echo(f"warden replay: skipped {error}", err=True)
+    sys.exit(2 if report["input_errors"] else 0)
+
+
+def _emit(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(render(report))
+
+
+def _section(title: str) -> str:
+    return click.style(f"\n{title}", bold=True)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The human timeline of a run."""
+    out = [click.style(f"Bedrock Warden - {report['scenario']}", bold=True)]
+    if report.get("description"):
+        out += textwrap.wrap(report["description"], 100)
+    out.append(_section(f"Events in ({report['events_in']}, in time order)"))
+    out += [f"  +{s['at']:7.3f}s  {s['text']}" for s in report["timeline"] if s["kind"] == "event"]
+    for error in report["input_errors"]:
+        out.append(click.style(f"  skipped: {error}", fg="yellow"))
+    out.append(_section(f"Findings ({len(report['findings'])})"))
+    for f in report["findings"]:
+        out.append(click.style(f"  {f['severity']} {f['family']} / {f['detector']}", fg="red", bold=True))
+        out += ["    " + line for line in textwrap.wrap(f["title"], 96)]
+        out.append(f"    principal {f['principal']}  key {f['access_key_id']}")
+        out.append(f"    {len(f['evidence'])} events from {f['first_seen']} to {f['last_seen']}; playbook {f['playbook']}")
+        for reason in f["details"].get("reasons", []):
+            out.append(f"    why: {reason}")
+    out.append(_section(f"Playbooks ({len(report['executions'])})"))
+    for e in report["executions"]:
+        colour = "green" if e["outcome"] == "CONTAINED" else "yellow"
+        out.append(click.style(f"  {e['playbook']}: {e['status']} / {e['outcome']}", fg=colour, bold=True))
+        out.append("    steps: " + " > ".join(e["states"]))
+        for action in e["actions"]:
+            out.append(
+                f"    action {action['action']}: {action['access_key_id']} of {action['target_user']}"
+                f" {action['previous_status']} -> {action['new_status']}; undo {action['undo']}"
+            )
+        if e.get("summary"):
+            out += ["    " + line for line in textwrap.wrap(e["summary"], 96)]
+    out.append(_section("AWS state after (read back from the emulator)"))
+    for key in report["aws_state"]["access_keys"]:
+        colour = "red" if key["status"] != "Active" else None
+        out.append(
+            click.style(f"  {key['user']:<20} {key['access_key_id']} ({key['as_in_events']})  {key['status']}", fg=colour)
+        )
+    out.append(_section(f"Notifications ({len(report['notifications'])})"))
+    for n in report["notifications"]:
+        out.append(f"  {n['subject'] or '(no subject)'}")
+        out += ["    " + line for line in textwrap.wrap(n["message"].splitlines()[0], 96)[:2]]
+    if report["dead_letters"]:
+        out.append(_section(f"Kept in dead-letter queues ({len(report['dead_letters'])})"))
+        out += [f"  {d['queue']}: {d['reason']}: {d['error']}" for d in report["dead_letters"]]
+    verdict = "CONTAINED" if report["contained"] else "NOT CONTAINED"
+    if report["collateral_damage"]:
+        verdict += f" - but {len(report['collateral_damage'])} other key(s) were touched"
+    colour = "green" if report["contained"] and not report["collateral_damage"] else "red"
+    out.append(_section(click.style(f"Result: {verdict} in {report['elapsed_seconds']:.2f} s", fg=colour)))
+    out.append(f"Function logs: {report['logs']}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(obj=PROJECT_ROOT)

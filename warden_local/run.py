@@ -1,0 +1,251 @@
+"""Runs events through the local stack and reads back what happened: the pipeline behind the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from warden_local.emulator import running_emulator
+from warden_local.readers import read_events
+from warden_local.stack import LocalStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KEY_PLAYBOOK = "contain-access-key"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    events: Path
+    parameters: dict[str, str]
+    users: list[dict[str, Any]]
+    roles: list[str]
+    attacker_keys: list[str]
+    untouched_keys: list[str]
+
+
+def scenario_names(root: Path = PROJECT_ROOT) -> list[str]:
+    return sorted(p.stem for p in (root / "events" / "scenarios").glob("*.json") if not p.stem.endswith(".events"))
+
+
+def load_scenario(name: str, root: Path = PROJECT_ROOT) -> Scenario:
+    path = root / "events" / "scenarios" / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no scenario {name!r}; known: {', '.join(scenario_names(root))}")
+    spec = json.loads(path.read_text())
+    return Scenario(
+        name=spec["name"],
+        description=spec["description"],
+        events=root / spec["events"],
+        parameters=spec.get("parameters", {}),
+        users=spec.get("victim", {}).get("users", []),
+        roles=spec.get("victim", {}).get("roles", []),
+        attacker_keys=spec.get("expect", {}).get("attacker_access_keys", []),
+        untouched_keys=spec.get("expect", {}).get("untouched_access_keys", []),
+    )
+
+
+@dataclass
+class Victim:
+    """The simulated account: which access key in the events became which key in the emulator."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # key id in the events -> key id in moto
+    users: dict[str, str] = field(default_factory=dict)  # key id in the events -> user name
+
+    def rewrite(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        text = json.dumps(events)
+        for original, real in self.keys.items():
+            text = text.replace(original, real)
+        return list(json.loads(text))
+
+
+def seed_victim(stack: LocalStack, users: Iterable[Mapping[str, Any]], roles: Iterable[str] = ()) -> Victim:
+    iam, victim = stack.client("iam"), Victim()
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for role in roles:
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    for user in users:
+        iam.create_user(UserName=user["name"], Path=user.get("path", "/"))
+        for original in user.get("access_keys", []):
+            real = iam.create_access_key(UserName=user["name"])["AccessKey"]["AccessKeyId"]
+            victim.keys[original], victim.users[original] = real, user["name"]
+    return victim
+
+
+def users_in_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """IAM users and their long-term keys named in CloudTrail events, to recreate them in the emulator."""
+    keys: dict[str, set[str]] = {}
+    for event in events:
+        identity = (event.get("detail") or {}).get("userIdentity") or {}
+        key, name = identity.get("accessKeyId") or "", identity.get("userName")
+        if identity.get("type") == "IAMUser" and name and key.startswith("AKIA"):
+            keys.setdefault(name, set()).add(key)
+    return [{"name": name, "access_keys": sorted(found)} for name, found in sorted(keys.items())]
+
+
+def key_states(stack: LocalStack, victim: Victim) -> list[dict[str, str]]:
+    iam, states = stack.client("iam"), []
+    for original, real in victim.keys.items():
+        listed = iam.list_access_keys(UserName=victim.users[original])["AccessKeyMetadata"]
+        status = next((k["Status"] for k in listed if k["AccessKeyId"] == real), "Deleted")
+        states.append({"user": victim.users[original], "access_key_id": real, "as_in_events": original, "status": status})
+    return states
+
+
+def _incident_items(stack: LocalStack, finding_id: str) -> list[dict[str, Any]]:
+    table = stack.ref("IncidentTable")
+    items = stack.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"INCIDENT#{finding_id}"}},
+    )["Items"]
+    deserializer = TypeDeserializer()
+    return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
+
+
+def _executions(stack: LocalStack) -> list[dict[str, Any]]:
+    report = []
+    for execution in stack.executions:
+        items = _incident_items(stack, execution.finding_id) if execution.finding_id else []
+        outcome = (execution.output or {}).get("outcome") or {}
+        incident = next((i for i in items if i.get("sk") == "FINDING"), {})
+        report.append(
+            {
+                "playbook": execution.playbook,
+                "execution_arn": execution.arn,
+                "finding_id": execution.finding_id,
+                "status": execution.status,
+                "outcome": outcome.get("status") or incident.get("status"),
+                "summary": outcome.get("summary") or incident.get("summary"),
+                "error": execution.error,
+                "states": execution.states,
+                "actions": [
+                    {k: v for k, v in item.items() if k not in {"pk"}}
+                    for item in items
+                    if str(item.get("sk", "")).startswith("ACTION#")
+                ],
+            }
+        )
+    return report
+
+
+def _finding_contained(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+    """A finding is contained when the AWS state, read back, shows its playbook's effect."""
+    if finding.get("playbook") != KEY_PLAYBOOK:
+        return False  # no other playbook is deployed yet
+    return any(k["access_key_id"] == finding.get("access_key_id") and k["status"] == "Inactive" for k in keys)
+
+
+def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
+    kept = []
+    for logical in stack.queues:
+        for message in stack.queue_messages(logical):
+            kept.append(
+                {
+                    "queue": logical,
+                    "reason": message.get("reason") or message.get("requestContext", {}).get("condition"),
+                    "error": message.get("error") or message.get("responsePayload", {}).get("errorMessage"),
+                    "event_id": (message.get("event") or message.get("requestPayload") or {}).get("id"),
+                }
+            )
+    return kept
+
+
+def run_events(
+    events: list[dict[str, Any]],
+    *,
+    name: str,
+    parameters: Mapping[str, str],
+    users: list[dict[str, Any]],
+    roles: list[str] = (),  # type: ignore[assignment]
+    attacker_keys: list[str] | None = None,
+    untouched_keys: list[str] = (),  # type: ignore[assignment]
+    input_errors: list[str] | None = None,
+    root: Path = PROJECT_ROOT,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Deploy the stack locally, seed the victim, send the events, and report what happened.
+
+    ``attacker_keys`` (as named in the events) decides ``contained`` for a scenario: all of them
+    must read back Inactive. Without it (replay), every finding that has a playbook must read back
+    as contained.
+    """
+    started = time.monotonic()
+    with running_emulator() as emulator:
+        stack = LocalStack(emulator, root, parameters=parameters, workdir=workdir).deploy()
+        victim = seed_victim(stack, users, roles)
+        stack.send(victim.rewrite(events))
+        stack.settle()
+        keys = key_states(stack, victim)
+        findings = stack.findings
+        if attacker_keys is not None:
+            attacker = {victim.keys.get(k, k) for k in attacker_keys}
+            contained = bool(attacker) and all(k["status"] == "Inactive" for k in keys if k["access_key_id"] in attacker)
+            contained = contained and attacker <= {k["access_key_id"] for k in keys}
+        else:
+            contained = all(_finding_contained(f, keys) for f in findings if f.get("playbook"))
+        collateral = [k for k in keys if k["as_in_events"] in set(untouched_keys) and k["status"] != "Active"]
+        report = {
+            "scenario": name,
+            "events_in": len(events),
+            "input_errors": list(input_errors or []),
+            "findings": findings,
+            "executions": _executions(stack),
+            "notifications": stack.notifications(),
+            "dead_letters": _dead_letters(stack),
+            "aws_state": {"access_keys": keys},
+            "collateral_damage": collateral,
+            "contained": contained,
+            "timeline": [{"at": s.at, "kind": s.kind, "text": s.text} for s in stack.timeline],
+            "logs": str(stack.workdir / "logs"),
+        }
+    report["elapsed_seconds"] = round(time.monotonic() - started, 3)
+    return report
+
+
+def run_scenario(name: str, *, root: Path = PROJECT_ROOT, workdir: Path | None = None) -> dict[str, Any]:
+    scenario = load_scenario(name, root)
+    read = read_events([scenario.events])
+    if read.errors:
+        raise ValueError(f"scenario {name} has unreadable events: {'; '.join(read.errors)}")
+    report = run_events(
+        read.events,
+        name=scenario.name,
+        parameters=scenario.parameters,
+        users=scenario.users,
+        roles=scenario.roles,
+        attacker_keys=scenario.attacker_keys,
+        untouched_keys=scenario.untouched_keys,
+        root=root,
+        workdir=workdir,
+    )
+    return {"description": scenario.description, **report}
+
+
+def run_replay(
+    paths: list[Path],
+    *,
+    parameters: Mapping[str, str],
+    seed: bool = True,
+    root: Path = PROJECT_ROOT,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    read = read_events(paths)
+    report = run_events(
+        read.events,
+        name="replay",
+        parameters=parameters,
+        users=users_in_events(read.events) if seed else [],
+        input_errors=read.errors,
+        root=root,
+        workdir=workdir,
+    )
+    report["inputs"] = [str(p) for p in paths]
+    return report
