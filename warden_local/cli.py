@@ -66,7 +66,9 @@ def demo(scenario: str, as_json: bool, workdir: Path | None) -> None:
 )
 @click.option("--no-seed", is_flag=True, help="Do not recreate the IAM users and keys named in the events.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
-def replay(files: tuple[Path, ...], as_json: bool, params: tuple[str, ...], no_seed: bool, workdir: Path | None) -> None:
+def replay(
+    files: tuple[Path, ...], as_json: bool, params: tuple[str, ...], no_seed: bool, workdir: Path | None
+) -> None:
     """Run event files through the same local pipeline as the demo.
 
     FILES are EventBridge events or CloudTrail records: one object, a JSON array, JSON lines, or
@@ -107,7 +109,9 @@ def render(report: dict[str, Any]) -> str:
         out.append(click.style(f"  {f['severity']} {f['family']} / {f['detector']}", fg="red", bold=True))
         out += ["    " + line for line in textwrap.wrap(f["title"], 96)]
         out.append(f"    principal {f['principal']}  key {f['access_key_id']}")
-        out.append(f"    {len(f['evidence'])} events from {f['first_seen']} to {f['last_seen']}; playbook {f['playbook']}")
+        out.append(
+            f"    {len(f['evidence'])} events from {f['first_seen']} to {f['last_seen']}; playbook {f['playbook']}"
+        )
         for reason in f["details"].get("reasons", []):
             out.append(f"    why: {reason}")
     out.append(_section(f"Playbooks ({len(report['executions'])})"))
@@ -124,9 +128,11 @@ def render(report: dict[str, Any]) -> str:
             out += ["    " + line for line in textwrap.wrap(e["summary"], 96)]
     out.append(_section("AWS state after (read back from the emulator)"))
     for key in report["aws_state"]["access_keys"]:
-        colour = "red" if key["status"] != "Active" else None
+        key_colour = "red" if key["status"] != "Active" else None
         out.append(
-            click.style(f"  {key['user']:<20} {key['access_key_id']} ({key['as_in_events']})  {key['status']}", fg=colour)
+            click.style(
+                f"  {key['user']:<20} {key['access_key_id']} ({key['as_in_events']})  {key['status']}", fg=key_colour
+            )
         )
     out.append(_section(f"Notifications ({len(report['notifications'])})"))
     for n in report["notifications"]:

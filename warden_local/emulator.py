@@ -30,7 +30,7 @@ class Emulator:
     region: str
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
 
 
 ENVIRONMENT = {
@@ -69,7 +69,7 @@ def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
             data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
             method="POST",
         )
-        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback only
+        urllib.request.urlopen(request, timeout=10).close()
         yield Emulator(endpoint=endpoint, region=region)
     finally:
         server.stop()

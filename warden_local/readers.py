@@ -48,7 +48,10 @@ def _text(path: Path) -> str:
 
 
 def _documents(path: Path, text: str) -> list[tuple[str, Any]]:
-    """(location, JSON value) pairs: the whole file, or each line of a JSON-lines file."""
+    """(location, JSON value) pairs: the whole file, or each line of a JSON-lines file.
+
+    A line that is not JSON comes back as (its error message, None), in its place.
+    """
     stripped = text.strip()
     if not stripped:
         raise UnreadableInput(f"{path}: empty file")
@@ -60,21 +63,21 @@ def _documents(path: Path, text: str) -> list[tuple[str, Any]]:
             raise UnreadableInput(
                 f"{path}: not JSON: {whole_error.msg} at line {whole_error.lineno} column {whole_error.colno}"
             ) from whole_error
-        documents, bad = [], []
+        documents: list[tuple[str, Any]] = []
         for number, line in lines:
             try:
                 documents.append((f"{path}:{number}", json.loads(line)))
             except json.JSONDecodeError as exc:
-                bad.append(f"{path}:{number}: not JSON: {exc.msg}")
-        if not documents:
-            raise UnreadableInput(f"{path}: neither JSON nor JSON lines ({bad[0]})") from whole_error
-        return documents + [(location, None) for location in bad]
+                documents.append((f"{path}:{number}: not JSON: {exc.msg}", None))
+        if all(value is None for _, value in documents):
+            raise UnreadableInput(f"{path}: neither JSON nor JSON lines ({documents[0][0]})") from whole_error
+        return documents
 
 
 def to_eventbridge(record: dict[str, Any]) -> dict[str, Any]:
     """The EventBridge event that CloudTrail delivers for a record (deterministic id)."""
     source = str(record.get("eventSource", "unknown.amazonaws.com")).split(".")[0]
-    identity = record.get("userIdentity") if isinstance(record.get("userIdentity"), dict) else {}
+    identity: dict[str, Any] = record["userIdentity"] if isinstance(record.get("userIdentity"), dict) else {}
     return {
         "version": "0",
         "id": str(uuid.uuid5(_ID_NAMESPACE, str(record.get("eventID", json.dumps(record, sort_keys=True))))),

@@ -95,7 +95,9 @@ def key_states(stack: LocalStack, victim: Victim) -> list[dict[str, str]]:
     for original, real in victim.keys.items():
         listed = iam.list_access_keys(UserName=victim.users[original])["AccessKeyMetadata"]
         status = next((k["Status"] for k in listed if k["AccessKeyId"] == real), "Deleted")
-        states.append({"user": victim.users[original], "access_key_id": real, "as_in_events": original, "status": status})
+        states.append(
+            {"user": victim.users[original], "access_key_id": real, "as_in_events": original, "status": status}
+        )
     return states
 
 
@@ -187,7 +189,9 @@ def run_events(
         findings = stack.findings
         if attacker_keys is not None:
             attacker = {victim.keys.get(k, k) for k in attacker_keys}
-            contained = bool(attacker) and all(k["status"] == "Inactive" for k in keys if k["access_key_id"] in attacker)
+            contained = bool(attacker) and all(
+                k["status"] == "Inactive" for k in keys if k["access_key_id"] in attacker
+            )
             contained = contained and attacker <= {k["access_key_id"] for k in keys}
         else:
             contained = all(_finding_contained(f, keys) for f in findings if f.get("playbook"))

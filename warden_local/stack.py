@@ -15,7 +15,6 @@ import importlib.util
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -58,7 +57,7 @@ class Route:
             return False
         if self.state != ALL_MANAGEMENT_EVENTS and is_read_only_management_event(event):
             return False
-        return bool(EventPattern.load(json.dumps(self.pattern)).matches_event(dict(event)))
+        return bool(EventPattern.load(json.dumps(self.pattern)).matches_event(dict(event)))  # type: ignore[arg-type]
 
 
 def is_read_only_management_event(event: Mapping[str, Any]) -> bool:
@@ -207,10 +206,13 @@ class LocalStack:
         iam = self.client("iam")
         trust = {"Version": "2012-10-17", "Statement": []}  # type: dict[str, Any]
         for logical, spec in resources.items():
-            if spec["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"} and "Role" not in spec.get(
-                "Properties", {}
-            ):
-                role = iam.create_role(RoleName=self._physical(logical + "Role"), AssumeRolePolicyDocument=json.dumps(trust))
+            if spec["Type"] in {
+                "AWS::Serverless::Function",
+                "AWS::Serverless::StateMachine",
+            } and "Role" not in spec.get("Properties", {}):
+                role = iam.create_role(
+                    RoleName=self._physical(logical + "Role"), AssumeRolePolicyDocument=json.dumps(trust)
+                )
                 self.resolver.refs[logical + "Role"] = role["Role"]["RoleName"]
                 self.resolver.attributes[logical + "Role"] = {"Arn": role["Role"]["Arn"]}
 
@@ -353,7 +355,7 @@ class LocalStack:
     def send(self, events: list[dict[str, Any]]) -> None:
         """Deliver events to the default bus, as CloudTrail does, and route everything that follows."""
         for event in events:
-            detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+            detail: dict[str, Any] = event["detail"] if isinstance(event.get("detail"), dict) else {}
             self._note(
                 "event",
                 f"{detail.get('eventSource', event.get('source'))} {detail.get('eventName', event.get('detail-type'))}"
@@ -479,20 +481,29 @@ class LocalStack:
                         )
                     self.route(bus, event)
 
-    def _start_execution(self, arn: str, payload: Any) -> None:
+    def start_playbook(self, playbook: str, payload: Any) -> Execution:
+        """Run a playbook by hand, as security staff would with StartExecution."""
+        arn = next((arn for arn, name in self.state_machines.items() if name == playbook), None)
+        if arn is None:
+            raise ValueError(f"no playbook {playbook!r}; deployed: {', '.join(sorted(self.state_machines.values()))}")
+        return self._start_execution(arn, payload)
+
+    def _start_execution(self, arn: str, payload: Any) -> Execution:
         finding_id = payload.get("id") if isinstance(payload, dict) else None
         name = f"{finding_id or 'manual'}-{uuid.uuid4().hex[:8]}"
         execution = self.client("stepfunctions").start_execution(
             stateMachineArn=arn, name=name, input=json.dumps(payload)
         )["executionArn"]
-        self.executions.append(Execution(playbook=self.state_machines[arn], arn=execution, finding_id=finding_id))
+        started = Execution(playbook=self.state_machines[arn], arn=execution, finding_id=finding_id)
+        self.executions.append(started)
         self._note("playbook", f"{self.state_machines[arn]} started for finding {finding_id}", {"execution": execution})
+        return started
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait for every playbook execution to end; report failed ones as EventBridge would."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        for execution in self.executions:
+        for execution in [e for e in self.executions if e.status == "RUNNING"]:
             while True:
                 described = sfn.describe_execution(executionArn=execution.arn)
                 if described["status"] != "RUNNING" or time.monotonic() > deadline:
@@ -508,7 +519,8 @@ class LocalStack:
             outcome = (execution.output or {}).get("outcome", {}).get("status")
             self._note(
                 "playbook",
-                f"{execution.playbook} {execution.status}" + (f" ({outcome})" if outcome else "")
+                f"{execution.playbook} {execution.status}"
+                + (f" ({outcome})" if outcome else "")
                 + (f" error {execution.error}" if execution.error else ""),
                 {"execution": execution.arn, "states": execution.states},
             )
@@ -584,7 +596,7 @@ def _transform(event: dict[str, Any], transformer: Mapping[str, Any] | None) -> 
     result = EventTemplateParser.parse(
         input_template=transformer.get("InputTemplate", ""),
         input_paths_map=dict(transformer.get("InputPathsMap", {})),
-        event={**event, "ingestion-time": event.get("time")},  # type: ignore[arg-type]
+        event={**event, "ingestion-time": event.get("time")},  # type: ignore[typeddict-item]
     )
     return result if isinstance(result, str) else json.dumps(result)
 

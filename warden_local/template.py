@@ -55,7 +55,7 @@ for _tag, _fn in TAGS.items():
 
 def load_template(path: Path) -> dict[str, Any]:
     with path.open() as stream:
-        loaded = yaml.load(stream, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+        loaded = yaml.load(stream, Loader=_Loader)
     if not isinstance(loaded, dict) or "Resources" not in loaded:
         raise ValueError(f"{path} is not a CloudFormation template")
     return loaded
@@ -87,31 +87,44 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
-            handler = getattr(self, "_" + key.replace("Fn::", "fn_").replace("::", "_"), None)
-            if handler is not None and (key == "Ref" or key.startswith("Fn::") or key == "Condition"):
-                return handler(arg)
+            ((key, arg),) = node.items()
+            function = self._functions().get(key)
+            if function is not None:
+                return function(arg)
         return {k: v for k, v in ((k, self.resolve(v)) for k, v in node.items()) if v is not NO_VALUE}
 
-    def _Ref(self, name: str) -> Any:  # noqa: N802
+    def _functions(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": self._get_att,
+            "Fn::Sub": self._sub,
+            "Fn::Join": lambda a: str(a[0]).join(str(i) for i in self.resolve(a[1])),
+            "Fn::Split": lambda a: str(self.resolve(a[1])).split(a[0]),
+            "Fn::Select": lambda a: self.resolve(a[1])[int(self.resolve(a[0]))],
+            "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
+            "Fn::Equals": lambda a: self.resolve(a[0]) == self.resolve(a[1]),
+            "Fn::Not": lambda a: not self.resolve(a[0]),
+            "Fn::And": lambda a: all(self.resolve(i) for i in a),
+            "Fn::Or": lambda a: any(self.resolve(i) for i in a),
+            "Condition": self.condition,
+        }
+
+    def _ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
             return NO_VALUE
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self.refs:
-            return self.refs[name]
+        for source in (self.pseudo, self.parameters, self.refs):
+            if name in source:
+                return source[name]
         raise TemplateError(f"Ref to {name} before it exists")
 
-    def _fn_GetAtt(self, arg: list[str]) -> str:  # noqa: N802
+    def _get_att(self, arg: list[str]) -> str:
         logical, attribute = arg
         try:
             return self.attributes[logical][attribute]
         except KeyError:
             raise TemplateError(f"GetAtt {logical}.{attribute} is not available locally") from None
 
-    def _fn_Sub(self, arg: Any) -> str:  # noqa: N802
+    def _sub(self, arg: Any) -> str:
         text, local = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
 
         def replace(match: re.Match[str]) -> str:
@@ -119,39 +132,10 @@ class Resolver:
             if name in local:
                 return str(local[name])
             if "." in name:
-                return self._fn_GetAtt(name.split(".", 1))
-            return str(self._Ref(name))
+                return self._get_att(name.split(".", 1))
+            return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
-
-    def _fn_Join(self, arg: list[Any]) -> str:  # noqa: N802
-        sep, items = arg[0], self.resolve(arg[1])
-        return str(sep).join(str(i) for i in items)
-
-    def _fn_Split(self, arg: list[Any]) -> list[str]:  # noqa: N802
-        return str(self.resolve(arg[1])).split(arg[0])
-
-    def _fn_Select(self, arg: list[Any]) -> Any:  # noqa: N802
-        return self.resolve(arg[1])[int(self.resolve(arg[0]))]
-
-    def _fn_If(self, arg: list[Any]) -> Any:  # noqa: N802
-        return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
-
-    def _fn_Equals(self, arg: list[Any]) -> bool:  # noqa: N802
-        left, right = self.resolve(arg[0]), self.resolve(arg[1])
-        return bool(left == right)
-
-    def _fn_Not(self, arg: list[Any]) -> bool:  # noqa: N802
-        return not self.resolve(arg[0])
-
-    def _fn_And(self, arg: list[Any]) -> bool:  # noqa: N802
-        return all(self.resolve(a) for a in arg)
-
-    def _fn_Or(self, arg: list[Any]) -> bool:  # noqa: N802
-        return any(self.resolve(a) for a in arg)
-
-    def _Condition(self, name: str) -> bool:  # noqa: N802
-        return self.condition(name)
 
 
 def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ class SqsDeadLetterSink:
     def keep(self, payload: Any, *, reason: str, error: str) -> None:
         body = json.dumps({"reason": reason, "error": error, "event": payload}, default=str)
         if len(body.encode()) > MAX_BODY_BYTES:
-            body = json.dumps({"reason": reason, "error": error, "event_truncated": body[:MAX_BODY_BYTES // 2]})
+            body = json.dumps({"reason": reason, "error": error, "event_truncated": body[: MAX_BODY_BYTES // 2]})
         self._client.send_message(
             QueueUrl=self._queue_url,
             MessageBody=body,

@@ -179,7 +179,9 @@ def _first_qualified(window: PrincipalWindow) -> tuple[Activity, list[Activity],
     return None
 
 
-def _finding(principal: str, window: PrincipalWindow, trigger: Activity, prep: list[Activity], reasons: list[str]) -> Finding:
+def _finding(
+    principal: str, window: PrincipalWindow, trigger: Activity, prep: list[Activity], reasons: list[str]
+) -> Finding:
     invocations = [a for a in window.activity if a.kind == "invoke" and a.time >= trigger.time]
     evidence = (prep + invocations)[:MAX_EVIDENCE]
     models = sorted({a.model_id for a in invocations if a.model_id})

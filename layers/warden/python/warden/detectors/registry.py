@@ -74,7 +74,9 @@ def detector(
     state: type[StateT],
     consumes: frozenset[tuple[str, str]],
     key: Callable[[CloudTrailRecord], str | None],
-) -> Callable[[Callable[[CloudTrailRecord, StateT], Outcome[StateT]]], Callable[[CloudTrailRecord, StateT], Outcome[StateT]]]:
+) -> Callable[
+    [Callable[[CloudTrailRecord, StateT], Outcome[StateT]]], Callable[[CloudTrailRecord, StateT], Outcome[StateT]]
+]:
     """Register a pure detector function under ``name``."""
 
     def register(

@@ -114,4 +114,4 @@ class CloudTrailRecord(_CloudTrailModel):
 class CloudTrailEvent(EventBridgeModel):
     """An EventBridge "AWS API Call via CloudTrail" event whose detail is a CloudTrail record."""
 
-    detail: CloudTrailRecord  # type: ignore[assignment]
+    detail: CloudTrailRecord

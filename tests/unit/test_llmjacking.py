@@ -1,0 +1,150 @@
+"""llmjacking-sequence: every sample sequence in events/sequences/ proves a positive or a negative."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from warden.detectors import REGISTRY
+from warden.detectors import llmjacking as rule
+from warden.models import Family, Severity
+
+from tests.conftest import EVENTS, load_json
+from tests.fakes import MemoryStateStore, run, service
+from warden_local.readers import to_eventbridge
+
+SEQUENCES = EVENTS / "sequences"
+POSITIVE = sorted(SEQUENCES.glob("llmjacking__positive__*.json"))
+NEGATIVE = sorted(SEQUENCES.glob("llmjacking__negative__*.json"))
+STOLEN_USER = "arn:aws:iam::123456789012:user/ml-batch-svc"
+WARDEN_ROLE = "arn:aws:iam::123456789012:role/warden-local-ContainAccessKeyStateMachineRole"
+
+
+def test_there_are_positive_and_negative_samples() -> None:
+    assert len(POSITIVE) >= 2
+    assert len(NEGATIVE) >= 4
+
+
+@pytest.mark.parametrize("path", POSITIVE, ids=lambda p: p.stem)
+def test_positive_sequence_raises_one_high_finding(path: Path) -> None:
+    findings = run(json.loads(path.read_text()))
+
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.detector == "llmjacking-sequence"
+    assert finding.family is Family.BEDROCK_USAGE
+    assert finding.severity is Severity.HIGH
+    assert finding.principal == STOLEN_USER
+    assert finding.access_key_id == "AKIAEXAMPLEBATCHSVC1"
+    assert finding.playbook == "contain-access-key"
+    assert finding.details["credential_type"] == "long-term-access-key"
+
+
+@pytest.mark.parametrize("path", NEGATIVE, ids=lambda p: p.stem)
+def test_negative_sequence_raises_nothing(path: Path) -> None:
+    assert run(json.loads(path.read_text()), service(self_principals=frozenset({WARDEN_ROLE}))) == []
+
+
+def test_enablement_then_invoke_evidence_is_the_attackers_calls_only() -> None:
+    events = load_json("scenarios/llmjacking.events.json")
+
+    (finding,) = run(events)
+
+    attacker_ids = {e["detail"]["eventID"] for e in events if e["detail"]["userIdentity"]["arn"] == STOLEN_USER}
+    assert set(finding.evidence) <= attacker_ids
+    assert "PutFoundationModelEntitlement" in finding.details["preparation_calls"]
+    assert "GetCallerIdentity" in finding.details["preparation_calls"]
+    assert finding.details["models"] == ["anthropic.claude-3-opus-20240229-v1:0"]
+    assert finding.details["source_ips"] == ["203.0.113.77"]
+    assert finding.first_seen.isoformat() == "2026-11-20T14:02:11+00:00"
+
+
+def test_same_evidence_gives_the_same_finding_id() -> None:
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+    assert run(events)[0].id == run(events)[0].id
+
+
+def test_events_arriving_in_reverse_order_still_raise_one_finding() -> None:
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+
+    findings = run(list(reversed(events)))
+
+    assert len(findings) == 1
+    assert findings[0].principal == STOLEN_USER
+
+
+def test_redelivered_events_do_not_raise_a_second_finding() -> None:
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+    svc = service()
+
+    first = run(events, svc)
+    again = run(events, svc)
+
+    assert len(first) == len(again) == 1
+
+
+def test_a_new_attack_after_the_alert_window_raises_a_new_finding() -> None:
+    events = load_json("sequences/llmjacking__positive__long_term_key_recon.json")
+    later = json.loads(
+        json.dumps(events).replace("2026-11-21T03:", "2026-11-21T06:").replace('"eventID": "', '"eventID": "later-')
+    )
+    svc = service()
+
+    run(events + later, svc)
+
+    findings = svc.publisher.published  # type: ignore[attr-defined]
+    assert len(findings) == 2
+    assert findings[0].id != findings[1].id
+
+
+def test_quiet_principal_state_stays_small_and_late_preparation_still_counts() -> None:
+    """Heavy invokers without preparation cost a bounded number of writes, and are not blinded."""
+    base = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    invocations = []
+    for n in range(20):
+        event = json.loads(json.dumps(base))
+        event["detail"]["eventID"] = f"invoke-{n}"
+        event["detail"]["eventTime"] = f"2026-11-20T14:{10 + n:02d}:00Z"
+        invocations.append(event)
+    svc = service()
+    run(invocations, svc)
+    store = svc.state
+    assert isinstance(store, MemoryStateStore)
+    assert store.saves == rule.QUIET_INVOCATIONS
+
+    preparation = load_json("cloudtrail/bedrock__PutFoundationModelEntitlement__stolen_key.json")
+    preparation["detail"]["eventTime"] = "2026-11-20T14:05:00Z"
+    (finding,) = run([preparation], svc)
+    assert finding.first_seen.isoformat() == "2026-11-20T14:05:00+00:00"
+
+
+def test_stratus_capture_raises_high_finding_on_the_assumed_role_session(corpus: Path) -> None:
+    records = json.loads((corpus / "stratus-red-team" / "aws.impact.bedrock-invoke-model.json").read_text())
+    ordered = sorted((to_eventbridge(r) for r in records), key=lambda e: e["detail"]["eventTime"])
+
+    (finding,) = run(ordered)
+
+    assert finding.severity is Severity.HIGH
+    assert finding.family is Family.BEDROCK_USAGE
+    assert finding.principal == "arn:aws:sts::494659789341:assumed-role/test-role/cli"
+    assert finding.playbook == "revoke-role-sessions"
+    assert finding.details["session_issuer"] == "arn:aws:iam::494659789341:role/test-role"
+    assert len(finding.evidence) == len(records)
+
+
+def test_stratus_capture_in_file_order_raises_the_same_single_finding(corpus: Path) -> None:
+    """The capture is not in time order, as EventBridge delivery is not; the finding must not depend on it."""
+    records = json.loads((corpus / "stratus-red-team" / "aws.impact.bedrock-invoke-model.json").read_text())
+
+    findings = run([to_eventbridge(r) for r in records])
+
+    assert len(findings) == 1
+    assert findings[0].principal == "arn:aws:sts::494659789341:assumed-role/test-role/cli"
+
+
+def test_detector_is_registered_with_a_docstring_that_names_its_playbook() -> None:
+    registered = REGISTRY["llmjacking-sequence"]
+    assert registered.family is Family.BEDROCK_USAGE
+    assert "playbook" in (rule.__doc__ or "").lower()
+    assert "contain-access-key" in (rule.__doc__ or "")
