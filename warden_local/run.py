@@ -146,17 +146,23 @@ def _finding_contained(finding: Mapping[str, Any], keys: list[dict[str, str]]) -
 
 
 def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
+    """What the stack's queues kept: malformed events, failed invocations, undeliverable events."""
     kept = []
     for logical in stack.queues:
         for message in stack.queue_messages(logical):
-            kept.append(
-                {
-                    "queue": logical,
-                    "reason": message.get("reason") or message.get("requestContext", {}).get("condition"),
-                    "error": message.get("error") or message.get("responsePayload", {}).get("errorMessage"),
-                    "event_id": (message.get("event") or message.get("requestPayload") or {}).get("id"),
-                }
-            )
+            body, attributes = message["body"], message["attributes"]
+            if "reason" in body:  # kept by a handler (malformed input)
+                reason, error, event = body["reason"], body.get("error"), body.get("event")
+            elif "requestContext" in body:  # a Lambda failure destination record
+                reason, error = (
+                    body["requestContext"].get("condition"),
+                    body.get("responsePayload", {}).get("errorMessage"),
+                )
+                event = body.get("requestPayload")
+            else:  # an EventBridge rule's dead-letter queue
+                reason, error, event = "undeliverable", attributes.get("ERROR_MESSAGE"), body
+            event_id = event.get("id") if isinstance(event, dict) else None
+            kept.append({"queue": logical, "reason": reason, "error": error, "event_id": event_id})
     return kept
 
 

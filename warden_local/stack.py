@@ -42,6 +42,7 @@ class Target:
     ref: str  # function logical id, or the target's ARN / queue URL
     input_path: str | None = None
     input_transformer: Mapping[str, Any] | None = None
+    dead_letter_queue: str | None = None  # URL of the rule target's DeadLetterConfig queue
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,13 @@ class LocalStack:
             if event.get("Type") != "EventBridgeRule":
                 continue
             spec = self.resolver.resolve(event["Properties"])
-            routed = Target(kind=target.kind, ref=target.ref, input_path=spec.get("InputPath"))
+            dead_letter = spec.get("DeadLetterConfig", {}).get("Arn")
+            routed = Target(
+                kind=target.kind,
+                ref=target.ref,
+                input_path=spec.get("InputPath"),
+                dead_letter_queue=self._queue_url(dead_letter) if dead_letter else None,
+            )
             self.routes.append(
                 Route(
                     rule=f"{logical}.{event_name}",
@@ -333,6 +340,9 @@ class LocalStack:
                         ref=ref,
                         input_path=target.get("InputPath"),
                         input_transformer=target.get("InputTransformer"),
+                        dead_letter_queue=self._queue_url(dead)
+                        if (dead := target.get("DeadLetterConfig", {}).get("Arn"))
+                        else None,
                     ),
                 )
             )
@@ -372,16 +382,31 @@ class LocalStack:
     def _deliver(self, route: Route, event: dict[str, Any]) -> None:
         target = route.target
         payload = _input_path(event, target.input_path)
-        if target.kind == "function":
+        if target.kind == "function":  # asynchronous invoke: failures go to the function's destination
             self.invoke(self.functions[target.ref], payload)
             self._drain_taps()
-        elif target.kind == "state-machine":
-            self._start_execution(target.ref, payload)
-        elif target.kind == "sns":
-            message = _transform(event, target.input_transformer)
-            self.client("sns").publish(TopicArn=target.ref, Message=message)
-        elif target.kind == "sqs":
-            self.client("sqs").send_message(QueueUrl=target.ref, MessageBody=json.dumps(payload))
+            return
+        try:
+            if target.kind == "state-machine":
+                self._start_execution(target.ref, payload)
+            elif target.kind == "sns":
+                message = _transform(event, target.input_transformer)
+                self.client("sns").publish(TopicArn=target.ref, Message=message)
+            elif target.kind == "sqs":
+                self.client("sqs").send_message(QueueUrl=target.ref, MessageBody=json.dumps(payload))
+        except Exception as exc:  # what EventBridge does once retries are spent: keep it in the rule's DLQ
+            self._note("error", f"rule {route.rule} could not deliver to {target.ref}: {exc}")
+            if target.dead_letter_queue is None:
+                raise
+            self.client("sqs").send_message(
+                QueueUrl=target.dead_letter_queue,
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    "RULE_ARN": {"DataType": "String", "StringValue": route.rule},
+                    "TARGET_ARN": {"DataType": "String", "StringValue": target.ref},
+                    "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(exc)[:256]},
+                },
+            )
 
     def invoke(self, fn: FunctionSpec, event: Any) -> Any:
         """Run a handler in-process, as Lambda would with an asynchronous invocation."""
@@ -569,10 +594,22 @@ class LocalStack:
         return found
 
     def queue_messages(self, logical: str) -> list[dict[str, Any]]:
-        """Messages waiting in one of the template's queues (read without deleting)."""
-        sqs = self.client("sqs")
-        response = sqs.receive_message(QueueUrl=self.queues[logical], MaxNumberOfMessages=10, VisibilityTimeout=0)
-        return [json.loads(m["Body"]) for m in response.get("Messages", [])]
+        """Messages waiting in one of the template's queues, as {body, attributes} (read without deleting)."""
+        sqs, found, seen = self.client("sqs"), [], set()
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=self.queues[logical],
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+            )
+            fresh = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+            if not fresh:
+                return found
+            for message in fresh:
+                seen.add(message["MessageId"])
+                attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+                found.append({"body": json.loads(message["Body"]), "attributes": attributes})
 
     def ref(self, logical: str) -> str:
         return self.resolver.refs[logical]
@@ -606,10 +643,11 @@ def _point_log_handlers(stream: Any, service: str) -> list[tuple[logging.StreamH
     changed = []
     for handler in logging.getLogger(service).handlers:
         if isinstance(handler, logging.StreamHandler):
-            changed.append((handler, handler.setStream(stream)))
+            changed.append((handler, handler.stream))
+            handler.stream = stream  # no flush of the old stream: it may belong to a finished caller
     return changed
 
 
 def _restore_log_handlers(changed: list[tuple[logging.StreamHandler[Any], Any]]) -> None:
     for handler, old in changed:
-        handler.setStream(old)
+        handler.stream = old

@@ -106,7 +106,8 @@ def _definitions() -> Iterator[tuple[str, dict[str, Any], Path]]:
 def _states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, state in definition["States"].items():
         yield name, state
-        for branch in state.get("Branches", []) + ([state["Iterator"]] if "Iterator" in state else []):
+        nested = [state[k] for k in ("Iterator", "ItemProcessor") if k in state]
+        for branch in state.get("Branches", []) + nested:
             yield from _states(branch)
 
 

@@ -1,0 +1,164 @@
+"""The contain-access-key playbook: its real definition, executed by moto, and the AWS state after."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.integration.conftest import (
+    PROTECTED_USER,
+    dumped,
+    finding_for,
+    incident,
+    key_status,
+    new_user,
+    run_playbook,
+)
+from warden_local.stack import LocalStack
+
+
+def test_contains_the_key_records_the_undo_and_notifies(auto_stack: LocalStack) -> None:
+    user, arn, (stolen, other) = new_user(auto_stack, keys=2)
+    finding = finding_for(arn, stolen)
+
+    execution = run_playbook(auto_stack, finding)
+
+    assert execution.status == "SUCCEEDED"
+    assert "DeactivateKey" in execution.states
+    assert key_status(auto_stack, user, stolen) == "Inactive"
+    assert key_status(auto_stack, user, other) == "Active", "only the key named in the finding is touched"
+    items = incident(auto_stack, finding["id"])
+    assert items["FINDING"]["status"] == "CONTAINED"
+    action = items["ACTION"]
+    assert action["previous_status"] == "Active"
+    assert action["new_status"] == "Inactive"
+    assert action["undo"] == {"api": "iam:UpdateAccessKey", "UserName": user, "AccessKeyId": stolen, "Status": "Active"}
+    (notification,) = auto_stack.notifications()
+    assert notification["attributes"]["outcome"] == "CONTAINED"
+    assert "CONTAINED" in notification["subject"]
+    assert stolen in notification["message"] and "Undo" in notification["message"]
+
+
+def test_the_recorded_undo_restores_the_key(auto_stack: LocalStack) -> None:
+    user, arn, (stolen,) = new_user(auto_stack)
+    finding = finding_for(arn, stolen)
+    run_playbook(auto_stack, finding)
+    undo = incident(auto_stack, finding["id"])["ACTION"]["undo"]
+
+    auto_stack.client("iam").update_access_key(
+        UserName=undo["UserName"], AccessKeyId=undo["AccessKeyId"], Status=undo["Status"]
+    )
+
+    assert key_status(auto_stack, user, stolen) == "Active"
+
+
+def test_refuses_a_protected_principal_and_says_so(auto_stack: LocalStack) -> None:
+    iam = auto_stack.client("iam")
+    iam.create_user(UserName=PROTECTED_USER)
+    key = iam.create_access_key(UserName=PROTECTED_USER)["AccessKey"]["AccessKeyId"]
+    arn = iam.get_user(UserName=PROTECTED_USER)["User"]["Arn"]
+
+    execution = run_playbook(auto_stack, finding_for(arn, key))
+
+    assert execution.status == "SUCCEEDED"
+    assert "DeactivateKey" not in execution.states
+    assert key_status(auto_stack, PROTECTED_USER, key) == "Active"
+    (notification,) = auto_stack.notifications()
+    assert notification["attributes"]["outcome"] == "REFUSED_PROTECTED"
+    assert "protected principal" in notification["message"]
+
+    # The key's real owner decides, not the finding: a finding naming someone else is refused too.
+    misattributed = run_playbook(auto_stack, finding_for("arn:aws:iam::123456789012:user/someone-else", key))
+    assert "DeactivateKey" not in misattributed.states
+    assert key_status(auto_stack, PROTECTED_USER, key) == "Active"
+
+
+def test_dry_run_changes_nothing_and_says_what_it_would_do(deploy: Callable[..., LocalStack]) -> None:
+    stack = deploy()  # the template's default: dry-run
+    user, arn, (key,) = new_user(stack)
+    finding = finding_for(arn, key)
+
+    execution = run_playbook(stack, finding)
+
+    assert execution.status == "SUCCEEDED"
+    assert key_status(stack, user, key) == "Active"
+    assert incident(stack, finding["id"])["FINDING"]["status"] == "DRY_RUN"
+    (notification,) = stack.notifications()
+    assert notification["attributes"]["outcome"] == "DRY_RUN"
+    assert f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive" in dumped(
+        notification["message"]
+    )
+
+
+def test_an_already_inactive_key_is_left_alone(auto_stack: LocalStack) -> None:
+    user, arn, (key,) = new_user(auto_stack)
+    auto_stack.client("iam").update_access_key(UserName=user, AccessKeyId=key, Status="Inactive")
+    finding = finding_for(arn, key)
+
+    execution = run_playbook(auto_stack, finding)
+
+    assert "DeactivateKey" not in execution.states
+    assert incident(auto_stack, finding["id"])["FINDING"]["status"] == "NO_ACTION"
+    assert "ACTION" not in incident(auto_stack, finding["id"])
+
+
+def test_a_temporary_session_key_is_not_this_playbooks_job(auto_stack: LocalStack) -> None:
+    finding = finding_for("arn:aws:sts::123456789012:assumed-role/app/s", "ASIAEXAMPLERAGAPI001")
+    finding["playbook"] = "revoke-role-sessions"
+
+    execution = run_playbook(auto_stack, finding)
+
+    assert execution.status == "SUCCEEDED"
+    assert "LookUpKeyOwner" not in execution.states
+    (notification,) = auto_stack.notifications()
+    assert notification["attributes"]["outcome"] == "NOT_APPLICABLE"
+    assert "revoke-role-sessions" in notification["message"]
+
+
+def test_a_failing_iam_call_ends_in_a_notification_not_silence(auto_stack: LocalStack) -> None:
+    finding = finding_for("arn:aws:iam::123456789012:user/ghost", "AKIAEXAMPLENOSUCHKY1")
+
+    execution = run_playbook(auto_stack, finding)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "ContainmentFailed"
+    assert incident(auto_stack, finding["id"])["FINDING"]["status"] == "FAILED"
+    notifications = auto_stack.notifications()
+    outcome = [n for n in notifications if n["attributes"].get("outcome") == "FAILED"]
+    assert outcome and "may NOT be contained" in outcome[0]["message"]
+    assert any("ended FAILED" in n["message"] for n in notifications), "the execution-status rule reports it too"
+
+
+def test_input_that_is_not_a_finding_is_refused_with_a_notification(auto_stack: LocalStack) -> None:
+    execution = run_playbook(auto_stack, {"principal": "arn:aws:iam::123456789012:user/x"})
+
+    assert execution.status == "FAILED"
+    assert execution.error == "InvalidInput"
+    assert any(n["attributes"].get("outcome") == "INVALID_INPUT" for n in auto_stack.notifications())
+
+
+def test_a_redelivered_finding_is_handled_once(auto_stack: LocalStack) -> None:
+    user, arn, (key,) = new_user(auto_stack)
+    finding = finding_for(arn, key)
+    run_playbook(auto_stack, finding)
+    auto_stack.client("iam").update_access_key(UserName=user, AccessKeyId=key, Status="Active")
+
+    second = run_playbook(auto_stack, finding)
+
+    assert second.status == "SUCCEEDED"
+    assert second.states[-1] == "AlreadyHandled"
+    assert key_status(auto_stack, user, key) == "Active", "the duplicate did not act again"
+    assert auto_stack.notifications() == []
+
+
+def test_a_notification_that_cannot_be_sent_is_kept_not_lost(deploy: Callable[..., LocalStack]) -> None:
+    stack = deploy(ResponseMode="auto")
+    user, arn, (key,) = new_user(stack)
+    stack.client("sns").delete_topic(TopicArn=stack.ref("NotificationTopic"))
+
+    execution = run_playbook(stack, finding_for(arn, key))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "NotificationFailed"
+    assert key_status(stack, user, key) == "Inactive", "containment is not undone by a notification failure"
+    kept = stack.queue_messages("EventDeliveryDLQ")
+    assert any(m["body"]["detail"]["executionArn"] == execution.arn for m in kept)
