@@ -42,6 +42,11 @@ ENVIRONMENT = {
 }
 
 
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 @contextmanager
 def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
     """Start moto server, point every AWS SDK of this process at it, and stop it afterwards."""
@@ -64,12 +69,9 @@ def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        request = urllib.request.Request(
-            f"{endpoint}/moto-api/config",
-            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
+        # moto keeps its backends in this process: start from an empty account every time.
+        _post(f"{endpoint}/moto-api/reset", {})
+        _post(f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         yield Emulator(endpoint=endpoint, region=region)
     finally:
         server.stop()

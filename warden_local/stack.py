@@ -595,7 +595,8 @@ class LocalStack:
 
     def queue_messages(self, logical: str) -> list[dict[str, Any]]:
         """Messages waiting in one of the template's queues, as {body, attributes} (read without deleting)."""
-        sqs, found, seen = self.client("sqs"), [], set()
+        sqs, seen = self.client("sqs"), set()
+        found: list[dict[str, Any]] = []
         while True:
             response = sqs.receive_message(
                 QueueUrl=self.queues[logical],

@@ -1,0 +1,106 @@
+"""The detector function with its real adapters on moto: state, idempotency, findings, dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from warden.adapters.dynamodb_state import DynamoDBStateStore
+from warden.adapters.eventbridge import EventBridgeFindingPublisher
+from warden.errors import PublishError, StateConflictError
+
+from tests.conftest import load_json
+from warden_local.stack import LocalStack
+
+DETECTOR = "BedrockUsageDetectorFunction"
+
+
+@pytest.fixture(scope="module")
+def stack(deploy: Callable[..., LocalStack]) -> LocalStack:
+    return deploy(ResponseMode="auto")
+
+
+def test_a_malformed_event_is_kept_in_the_dead_letter_queue(stack: LocalStack) -> None:
+    event = load_json("malformed/cloudtrail__detail_without_identity.json")
+
+    result = stack.invoke(stack.functions[DETECTOR], event)
+
+    assert result["status"] == "rejected"
+    kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")]
+    assert any(k["reason"] == "malformed-event" and k["event"] == event for k in kept)
+
+
+def test_a_broken_configuration_fails_the_invocation_into_its_destination(stack: LocalStack) -> None:
+    spec = stack.functions[DETECTOR]
+    broken = dataclasses.replace(
+        spec, environment={k: v for k, v in spec.environment.items() if k != "WARDEN_STATE_TABLE"}
+    )
+    event = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+
+    assert stack.invoke(broken, event) is None
+
+    kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")]
+    failure = next(k for k in kept if k.get("requestContext", {}).get("condition") == "RetriesExhausted")
+    assert "WARDEN_STATE_TABLE" in failure["responsePayload"]["errorMessage"]
+    assert failure["requestPayload"] == event
+
+
+def test_a_redelivered_event_is_processed_once(stack: LocalStack) -> None:
+    event = load_json("cloudtrail/bedrock__Converse__app_role.json")
+    function = stack.functions[DETECTOR]
+    table = stack.ref("IdempotencyTable")
+
+    def records() -> int:
+        return len(stack.client("dynamodb").scan(TableName=table)["Items"])
+
+    before = records()
+    first = stack.invoke(function, event)
+    after_first = records()
+    second = stack.invoke(function, event)
+
+    assert first["status"] == "processed"
+    assert second == first
+    assert after_first == before + 1
+    assert records() == after_first, "the redelivery was answered from the idempotency record"
+
+
+def test_the_attack_sequence_publishes_one_finding_to_the_stacks_bus(stack: LocalStack) -> None:
+    for event in load_json("sequences/llmjacking__positive__long_term_key_recon.json"):
+        stack.route("default", event)
+    stack.settle()
+
+    (finding,) = [
+        f for f in stack.findings if f["details"]["preparation_calls"] == ["GetCallerIdentity", "ListFoundationModels"]
+    ]
+    assert finding["severity"] == "HIGH"
+    assert finding["playbook"] == "contain-access-key"
+
+
+def test_state_store_refuses_a_stale_write(stack: LocalStack) -> None:
+    store = DynamoDBStateStore(stack.client("dynamodb"), stack.ref("DetectorStateTable"))
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    store.save("d", "k", {"n": 1}, expected_version=None, expires_at=expires)
+    loaded = store.load("d", "k")
+    assert loaded is not None and loaded.version == 1
+
+    store.save("d", "k", {"n": 2}, expected_version=1, expires_at=expires)
+
+    with pytest.raises(StateConflictError):
+        store.save("d", "k", {"n": 3}, expected_version=1, expires_at=expires)
+    with pytest.raises(StateConflictError):
+        store.save("d", "k", {"n": 3}, expected_version=None, expires_at=expires)
+    assert store.load("d", "k") == dataclasses.replace(loaded, value={"n": 2}, version=2)
+
+
+def test_publisher_fails_loudly_when_eventbridge_refuses(stack: LocalStack) -> None:
+    class Refusing:
+        def put_events(self, Entries: list[dict[str, str]]) -> dict[str, object]:
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]}
+
+    from tests.fakes import run
+
+    (finding,) = run(load_json("sequences/llmjacking__positive__long_term_key_recon.json"))
+    with pytest.raises(PublishError, match="InternalFailure"):
+        EventBridgeFindingPublisher(Refusing(), "bus").publish([finding])  # type: ignore[arg-type]
