@@ -35,7 +35,7 @@ lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 build: $(STAMP) ## sam build (no Docker and no local python3.13 needed)
 	$(BIN)/sam build
 
-test: lint ## The whole check and test suite: lint, then unit, integration and end-to-end tests
+test: lint build ## The whole suite: lint, sam build, then unit, integration and end-to-end tests
 	$(BIN)/pytest
 
 bench: $(STAMP) ## Measure demo latency and detector throughput; writes docs/performance.md
