@@ -178,6 +178,7 @@ class LocalStack:
             if "Condition" not in spec or self.resolver.condition(spec["Condition"])
         }
         order = [
+            "AWS::KMS::Key",
             "AWS::DynamoDB::Table",
             "AWS::SQS::Queue",
             "AWS::SNS::Topic",
@@ -216,6 +217,11 @@ class LocalStack:
                 )
                 self.resolver.refs[logical + "Role"] = role["Role"]["RoleName"]
                 self.resolver.attributes[logical + "Role"] = {"Arn": role["Role"]["Arn"]}
+
+    def _create_key(self, logical: str, props: Mapping[str, Any]) -> None:
+        key = self.client("kms").create_key(Description=str(props.get("Description", logical)))["KeyMetadata"]
+        self.resolver.refs[logical] = key["KeyId"]
+        self.resolver.attributes[logical] = {"Arn": key["Arn"], "KeyId": key["KeyId"]}
 
     def _create_table(self, logical: str, props: Mapping[str, Any]) -> None:
         props = self.resolver.resolve(props)
