@@ -28,7 +28,7 @@ demo: $(STAMP) ## Replay the LLMjacking attack through the local stack and show 
 lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/warden/python/warden warden_local functions tests
+	$(BIN)/mypy layers/warden/python/warden warden_local functions tests scripts
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 
