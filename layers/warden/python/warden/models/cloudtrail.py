@@ -12,17 +12,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from warden.models.wire import WireModel
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 
-class _CloudTrailModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-
-class SessionIssuer(_CloudTrailModel):
+class SessionIssuer(WireModel):
     type: str | None = None
     principal_id: str | None = None
     arn: str | None = None
@@ -30,12 +27,12 @@ class SessionIssuer(_CloudTrailModel):
     user_name: str | None = None
 
 
-class SessionContext(_CloudTrailModel):
+class SessionContext(WireModel):
     session_issuer: SessionIssuer | None = None
     attributes: dict[str, Any] | None = None
 
 
-class UserIdentity(_CloudTrailModel):
+class UserIdentity(WireModel):
     type: str | None = None
     principal_id: str | None = None
     arn: str | None = None
@@ -65,7 +62,7 @@ class UserIdentity(_CloudTrailModel):
         return "unknown"
 
 
-class CloudTrailRecord(_CloudTrailModel):
+class CloudTrailRecord(WireModel):
     """One CloudTrail event record."""
 
     event_version: str | None = None

@@ -9,19 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from warden.models.wire import WireModel
 
 
-class _LogModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-
-class InvocationIdentity(_LogModel):
+class InvocationIdentity(WireModel):
     arn: str
 
 
-class InvocationInput(_LogModel):
+class InvocationInput(WireModel):
     input_content_type: str | None = None
     input_token_count: int | None = None
     cache_read_input_token_count: int | None = None
@@ -30,14 +27,14 @@ class InvocationInput(_LogModel):
     input_body_json: Any = Field(default=None, exclude=True, repr=False)
 
 
-class InvocationOutput(_LogModel):
+class InvocationOutput(WireModel):
     output_content_type: str | None = None
     output_token_count: int | None = None
     output_body_s3_path: str | None = None
     output_body_json: Any = Field(default=None, exclude=True, repr=False)
 
 
-class ModelInvocationLog(_LogModel):
+class ModelInvocationLog(WireModel):
     """One model-invocation log record (schemaType ``ModelInvocationLog``)."""
 
     schema_type: str = Field(pattern="^ModelInvocationLog$")
