@@ -32,8 +32,11 @@ lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 
-build: $(STAMP) ## sam build (no Docker and no local python3.13 needed)
+build: $(STAMP) ## sam build (no Docker and no local python3.13 needed), then check the layer's content
 	$(BIN)/sam build
+	test -f .aws-sam/build/WardenLayer/python/warden/service.py
+	ls .aws-sam/build/WardenLayer/python/pydantic_core/ | grep -q 'cpython-313-aarch64-linux-gnu.so'
+	! test -d .aws-sam/build/WardenLayer/python/botocore
 
 test: lint build ## The whole suite: lint, sam build, then unit, integration and end-to-end tests
 	$(BIN)/pytest
