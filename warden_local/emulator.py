@@ -53,6 +53,8 @@ def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # moto logs every failed state of an execution; the report says what failed and why.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
 
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"

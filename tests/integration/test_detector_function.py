@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,6 +31,12 @@ def test_a_malformed_event_is_kept_in_the_dead_letter_queue(stack: LocalStack) -
     assert result["status"] == "rejected"
     kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")]
     assert any(k["reason"] == "malformed-event" and k["event"] == event for k in kept)
+    log = [json.loads(line) for line in (stack.workdir / "logs" / f"{DETECTOR}.log").read_text().splitlines()]
+    (logged,) = [line for line in log if line.get("message") == "malformed event kept in the dead-letter queue"]
+    assert logged["level"] == "ERROR"
+    assert logged["event_id"] == event["id"]
+    assert any("userIdentity" in problem for problem in logged["problems"])
+    assert any("MalformedEvents" in line for line in log), "counted in an EMF metric"
 
 
 def test_a_broken_configuration_fails_the_invocation_into_its_destination(stack: LocalStack) -> None:
