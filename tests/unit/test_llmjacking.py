@@ -148,3 +148,20 @@ def test_detector_is_registered_with_a_docstring_that_names_its_playbook() -> No
     assert registered.family is Family.BEDROCK_USAGE
     assert "playbook" in (rule.__doc__ or "").lower()
     assert "contain-access-key" in (rule.__doc__ or "")
+
+
+IAM_CAPTURES = [
+    "aws.persistence.iam-backdoor-role.json",
+    "aws.persistence.iam-backdoor-user.json",
+    "aws.persistence.iam-create-admin-user.json",
+    "aws.persistence.iam-create-backdoor-role.json",
+]
+
+
+@pytest.mark.parametrize("name", IAM_CAPTURES)
+def test_iam_persistence_captures_are_not_mistaken_for_llmjacking(corpus: Path, name: str) -> None:
+    """These captures are policy-change / cross-account attacks (the detection catalogue's job), not Bedrock abuse."""
+    records = json.loads((corpus / "stratus-red-team" / name).read_text())
+    assert records, name
+
+    assert run([to_eventbridge(r) for r in records]) == []
