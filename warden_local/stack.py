@@ -85,6 +85,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str]
     on_failure_queue: str | None
+    retries: int
     memory: int
     timeout: int
 
@@ -281,8 +282,8 @@ class LocalStack:
             **self.resolver.resolve(globals_.get("Environment", {}).get("Variables", {})),
             **self.resolver.resolve(props.get("Environment", {}).get("Variables", {})),
         }
-        on_failure = self.resolver.resolve(props.get("EventInvokeConfig", {})).get("DestinationConfig", {})
-        failure_arn = on_failure.get("OnFailure", {}).get("Destination")
+        invoke_config = self.resolver.resolve(props.get("EventInvokeConfig", {}))
+        failure_arn = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         self.functions[logical] = FunctionSpec(
             logical_id=logical,
             name=name,
@@ -291,6 +292,7 @@ class LocalStack:
             handler=props.get("Handler", globals_.get("Handler", "")),
             environment={k: str(v) for k, v in environment.items()},
             on_failure_queue=self._queue_url(failure_arn) if failure_arn else None,
+            retries=int(invoke_config.get("MaximumRetryAttempts", 2)),
             memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
         )
@@ -423,47 +425,58 @@ class LocalStack:
             )
 
     def invoke(self, fn: FunctionSpec, event: Any) -> Any:
-        """Run a handler in-process, as Lambda would with an asynchronous invocation."""
+        """Run a handler in-process as Lambda runs an asynchronous invocation.
+
+        A failing invocation is retried ``MaximumRetryAttempts`` times (the template's
+        EventInvokeConfig; no back-off locally); then the event goes to the on-failure destination.
+        """
         module = self._handler_module(fn)
         handler: Callable[[Any, Any], Any] = getattr(module, fn.handler.rsplit(".", 1)[1])
-        context = LocalContext(
-            function_name=fn.name,
-            invoked_function_arn=fn.arn,
-            memory_limit_in_mb=fn.memory,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{fn.name}",
-            log_stream_name="local",
-            deadline=time.monotonic() + fn.timeout,
-        )
-        record: dict[str, Any] = {"function": fn.logical_id, "request_id": context.aws_request_id}
-        with self._function_environment(fn):
-            try:
-                result = handler(event, context)
-                record["result"] = result
-                return result
-            except Exception as exc:  # the async-invoke contract: failures go to the destination
-                record["error"] = f"{type(exc).__name__}: {exc}"
-                self._note("error", f"{fn.logical_id} failed: {record['error']}")
-                if fn.on_failure_queue:
-                    self.client("sqs").send_message(
-                        QueueUrl=fn.on_failure_queue,
-                        MessageBody=json.dumps(
-                            {
-                                "version": "1.0",
-                                "requestContext": {
-                                    "requestId": context.aws_request_id,
-                                    "functionArn": fn.arn,
-                                    "condition": "RetriesExhausted",
-                                },
-                                "requestPayload": event,
-                                "responsePayload": {"errorType": type(exc).__name__, "errorMessage": str(exc)},
-                            },
-                            default=str,
-                        ),
+        request_id = str(uuid.uuid4())
+        error: Exception | None = None
+        for attempt in range(1, fn.retries + 2):
+            context = LocalContext(
+                function_name=fn.name,
+                invoked_function_arn=fn.arn,
+                memory_limit_in_mb=fn.memory,
+                aws_request_id=request_id,
+                log_group_name=f"/aws/lambda/{fn.name}",
+                log_stream_name="local",
+                deadline=time.monotonic() + fn.timeout,
+            )
+            with self._function_environment(fn):
+                try:
+                    result = handler(event, context)
+                except Exception as exc:
+                    error = exc
+                    self._note(
+                        "error",
+                        f"{fn.logical_id} request {request_id} attempt {attempt} failed: {type(exc).__name__}: {exc}",
                     )
-                return None
-            finally:
-                self.invocations.append(record)
+                    continue
+            self.invocations.append({"function": fn.logical_id, "request_id": request_id, "result": result})
+            return result
+        assert error is not None
+        self.invocations.append({"function": fn.logical_id, "request_id": request_id, "error": repr(error)})
+        if fn.on_failure_queue:
+            self.client("sqs").send_message(
+                QueueUrl=fn.on_failure_queue,
+                MessageBody=json.dumps(
+                    {
+                        "version": "1.0",
+                        "requestContext": {
+                            "requestId": request_id,
+                            "functionArn": fn.arn,
+                            "condition": "RetriesExhausted",
+                            "approximateInvokeCount": fn.retries + 1,
+                        },
+                        "requestPayload": event,
+                        "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+                    },
+                    default=str,
+                ),
+            )
+        return None
 
     def _handler_module(self, fn: FunctionSpec) -> ModuleType:
         if fn.logical_id not in self._modules:

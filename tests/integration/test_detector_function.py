@@ -50,6 +50,9 @@ def test_a_broken_configuration_fails_the_invocation_into_its_destination(stack:
 
     kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")]
     failure = next(k for k in kept if k.get("requestContext", {}).get("condition") == "RetriesExhausted")
+    assert failure["requestContext"]["approximateInvokeCount"] == 3, "two retries, as EventInvokeConfig says"
+    attempts = [s for s in stack.timeline if s.kind == "error" and failure["requestContext"]["requestId"] in s.text]
+    assert len(attempts) == 3
     assert "WARDEN_STATE_TABLE" in failure["responsePayload"]["errorMessage"]
     assert failure["requestPayload"] == event
 
