@@ -108,7 +108,6 @@ def bench_detection() -> dict[str, Any]:
     from warden.detectors import REGISTRY
     from warden.models import Family
     from warden.service import DetectionService
-
     from warden_local.memory import MemoryDeadLetters, MemoryPublisher, MemoryStateStore
 
     events = synthetic_events()

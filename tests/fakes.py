@@ -7,7 +7,6 @@ from typing import Any
 from warden.detectors import REGISTRY
 from warden.models import Family, Finding
 from warden.service import DetectionService
-
 from warden_local.memory import MemoryDeadLetters, MemoryPublisher, MemoryStateStore
 
 __all__ = ["MemoryDeadLetters", "MemoryPublisher", "MemoryStateStore", "run", "service"]

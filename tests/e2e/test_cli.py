@@ -76,7 +76,7 @@ def test_replay_of_the_stratus_capture_finds_the_assumed_role_session(corpus: Pa
 def test_replay_keeps_going_past_bad_input_and_names_it(tmp_path: Path) -> None:
     truncated = EVENTS / "malformed" / "cloudtrail__truncated_log_file.json"
     malformed = EVENTS / "malformed" / "cloudtrail__detail_without_identity.json"
-    attack = EVENTS / "sequences" / "llmjacking__positive__long_term_key_recon.json"
+    attack = EVENTS / "sequences" / "llmjacking__positive__logging_check_long_term_key.json"
 
     result, report = _run("replay", str(truncated), str(malformed), str(attack), workdir=tmp_path / "w")
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+
+from tests.conftest import load_json
 from warden.adapters.dynamodb_state import DynamoDBStateStore
 from warden.adapters.eventbridge import EventBridgeFindingPublisher
 from warden.errors import PublishError, StateConflictError
-
-from tests.conftest import load_json
 from warden_local.stack import LocalStack
 
 DETECTOR = "BedrockUsageDetectorFunction"
@@ -77,12 +77,14 @@ def test_a_redelivered_event_is_processed_once(stack: LocalStack) -> None:
 
 
 def test_the_attack_sequence_publishes_one_finding_to_the_stacks_bus(stack: LocalStack) -> None:
-    for event in load_json("sequences/llmjacking__positive__long_term_key_recon.json"):
+    for event in load_json("sequences/llmjacking__positive__logging_check_long_term_key.json"):
         stack.route("default", event)
     stack.settle()
 
     (finding,) = [
-        f for f in stack.findings if f["details"]["preparation_calls"] == ["GetCallerIdentity", "ListFoundationModels"]
+        f
+        for f in stack.findings
+        if f["details"]["preparation_calls"] == ["GetCallerIdentity", "GetModelInvocationLoggingConfiguration"]
     ]
     assert finding["severity"] == "HIGH"
     assert finding["playbook"] == "contain-access-key"
@@ -111,6 +113,6 @@ def test_publisher_fails_loudly_when_eventbridge_refuses(stack: LocalStack) -> N
 
     from tests.fakes import run
 
-    (finding,) = run(load_json("sequences/llmjacking__positive__long_term_key_recon.json"))
+    (finding,) = run(load_json("sequences/llmjacking__positive__logging_check_long_term_key.json"))
     with pytest.raises(PublishError, match="InternalFailure"):
         EventBridgeFindingPublisher(Refusing(), "bus").publish([finding])  # type: ignore[arg-type]

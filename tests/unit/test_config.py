@@ -1,6 +1,7 @@
 """Configuration is validated at the handler edge and says what is missing."""
 
 import pytest
+
 from warden.config import DetectorConfig
 from warden.errors import ConfigurationError
 

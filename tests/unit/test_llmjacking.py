@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from warden.detectors import REGISTRY
-from warden.detectors import llmjacking as rule
-from warden.models import Family, Severity
 
 from tests.conftest import EVENTS, load_json
 from tests.fakes import MemoryStateStore, run, service
+from warden.detectors import REGISTRY
+from warden.detectors import llmjacking as rule
+from warden.models import Family, Severity
 from warden_local.readers import to_eventbridge
 
 SEQUENCES = EVENTS / "sequences"
@@ -85,7 +86,7 @@ def test_redelivered_events_do_not_raise_a_second_finding() -> None:
 
 
 def test_a_new_attack_after_the_alert_window_raises_a_new_finding() -> None:
-    events = load_json("sequences/llmjacking__positive__long_term_key_recon.json")
+    events = load_json("sequences/llmjacking__positive__logging_check_long_term_key.json")
     later = json.loads(
         json.dumps(events).replace("2026-11-21T03:", "2026-11-21T06:").replace('"eventID": "', '"eventID": "later-')
     )
@@ -165,3 +166,98 @@ def test_iam_persistence_captures_are_not_mistaken_for_llmjacking(corpus: Path, 
     assert records, name
 
     assert run([to_eventbridge(r) for r in records]) == []
+
+
+def _call(
+    name: str, at: str, *, event_id: str, key: str = "AKIAEXAMPLEBATCHSVC1", error: str | None = None
+) -> dict[str, Any]:
+    """A Bedrock call by the stolen user, from the real-shaped sample, with what the test needs changed."""
+    event: dict[str, Any] = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    detail = event["detail"]
+    detail.update(eventName=name, eventTime=at, eventID=event_id)
+    detail["userIdentity"]["accessKeyId"] = key
+    if error:
+        detail["errorCode"] = error
+    event["id"] = f"eb-{event_id}"
+    return event
+
+
+def test_late_invocation_pairs_with_preparation_even_after_a_newer_event() -> None:
+    """Arrival order: enablement at T0, an invocation at T0+70 min, then one at T0+50 min."""
+    events = [
+        _call("PutUseCaseForModelAccess", "2026-11-20T10:00:00Z", event_id="enable"),
+        _call("InvokeModel", "2026-11-20T11:10:00Z", event_id="late-but-out-of-window"),
+        _call("InvokeModel", "2026-11-20T10:50:00Z", event_id="in-window-arrives-last"),
+    ]
+
+    (finding,) = run(events)
+
+    assert finding.evidence == ("enable", "in-window-arrives-last", "late-but-out-of-window")
+    assert finding.first_seen.isoformat() == "2026-11-20T10:00:00+00:00"
+
+
+def test_a_second_key_of_the_same_user_gets_its_own_finding() -> None:
+    attack = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+    backup = [
+        _call("InvokeModel", "2026-11-20T14:10:00Z", event_id="backup-1", key="AKIAEXAMPLEBACKUPK01"),
+        _call("InvokeModel", "2026-11-20T14:11:00Z", event_id="backup-2", key="AKIAEXAMPLEBACKUPK01"),
+    ]
+
+    first, second = run(attack + backup)
+
+    assert first.access_key_id == "AKIAEXAMPLEBATCHSVC1"
+    assert second.access_key_id == "AKIAEXAMPLEBACKUPK01"
+    assert second.playbook == "contain-access-key"
+    assert "backup-1" in second.evidence
+    assert not {"backup-1", "backup-2"} & set(first.evidence)
+
+
+def test_evidence_keeps_the_invocation_when_preparation_is_long() -> None:
+    probes = [
+        _call("GetFoundationModelAvailability", f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"probe-{n}")
+        for n in range(61)
+    ]
+    enable = _call("PutUseCaseForModelAccess", "2026-11-20T09:59:00Z", event_id="enable")
+    invoke = _call("InvokeModel", "2026-11-20T10:05:00Z", event_id="the-invocation")
+
+    (finding,) = run([enable, *probes, invoke])
+
+    assert "the-invocation" in finding.evidence
+    assert "enable" in finding.evidence, "the call that made it suspicious is kept first"
+    assert len(finding.evidence) == rule.MAX_EVIDENCE
+    assert finding.last_seen.isoformat() == "2026-11-20T10:05:00+00:00"
+    assert finding.details["evidence_truncated"] is True
+
+
+def test_a_redelivered_event_is_remembered_once() -> None:
+    invoke = _call("InvokeModel", "2026-11-20T10:00:00Z", event_id="same")
+    svc = service()
+
+    run([invoke] * 10, svc)
+
+    assert isinstance(svc.state, MemoryStateStore)
+    assert svc.state.saves == 1
+
+
+def test_state_stays_bounded_under_a_flood_of_preparation_calls() -> None:
+    probes = [
+        _call("ListFoundationModels", f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"list-{n}")
+        for n in range(150)
+    ]
+    svc = service()
+
+    run(probes, svc)
+
+    assert isinstance(svc.state, MemoryStateStore)
+    (stored,) = [svc.state.load(*key) for key in svc.state.items]
+    assert stored is not None
+    assert len(stored.value["activity"]) == rule.MAX_ACTIVITY
+
+
+def test_denied_or_invalid_invocations_alone_never_fire() -> None:
+    events = [
+        _call("GetModelInvocationLoggingConfiguration", "2026-11-20T10:00:00Z", event_id="logging"),
+        _call("InvokeModel", "2026-11-20T10:00:05Z", event_id="probe-1", error="ValidationException"),
+        _call("InvokeModel", "2026-11-20T10:00:09Z", event_id="probe-2", error="AccessDeniedException"),
+    ]
+    assert run(events) == []

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Finding, ModelInvocationLog, Severity
-from warden.models.finding import finding_id
 
 from tests.conftest import EVENTS, load_json
+from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Finding, ModelInvocationLog, Severity
+from warden.models.finding import finding_id
 
 EVENTBRIDGE_SAMPLES = sorted((EVENTS / "cloudtrail").glob("*.json"))
 SEQUENCES = [*sorted((EVENTS / "sequences").glob("*.json")), EVENTS / "scenarios" / "llmjacking.events.json"]

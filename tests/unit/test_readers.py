@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import EVENTS, load_json
 from warden_local.readers import read_events, to_eventbridge
 
-RECORDS = [e["detail"] for e in load_json("sequences/llmjacking__positive__long_term_key_recon.json")]
+RECORDS = [e["detail"] for e in load_json("sequences/llmjacking__positive__logging_check_long_term_key.json")]
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -51,7 +51,7 @@ def test_cloudtrail_record_gets_the_envelope_cloudtrail_delivery_gives() -> None
 
 
 def test_unreadable_files_are_named_and_the_rest_is_read(tmp_path: Path) -> None:
-    good = EVENTS / "sequences" / "llmjacking__positive__long_term_key_recon.json"
+    good = EVENTS / "sequences" / "llmjacking__positive__logging_check_long_term_key.json"
     truncated = EVENTS / "malformed" / "cloudtrail__truncated_log_file.json"
     missing = tmp_path / "missing.json"
     binary = tmp_path / "binary.json"

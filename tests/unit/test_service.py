@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
-from warden.errors import StateConflictError
-from warden.observability import metrics
 
 from tests.conftest import load_json
-from tests.fakes import MemoryDeadLetters, MemoryStateStore, run, service
+from tests.fakes import MemoryDeadLetters, MemoryPublisher, MemoryStateStore, run, service
+from warden.errors import PublishError, StateConflictError
+from warden.models import Finding
+from warden.observability import metrics
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/warden-local-ContainAccessKeyStateMachineRole"
 
@@ -107,3 +109,27 @@ def test_irrelevant_events_write_no_state() -> None:
 
     assert result.status == "processed"
     assert svc.state.items == {}  # type: ignore[attr-defined]
+
+
+def test_a_finding_whose_publication_failed_is_published_when_the_event_is_retried() -> None:
+    class FlakyPublisher(MemoryPublisher):
+        failures = 1
+
+        def publish(self, findings: Sequence[Finding]) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise PublishError("throttled")
+            super().publish(findings)
+
+    svc = service()
+    svc.publisher = FlakyPublisher()
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+    *preparation, trigger, _, _ = events
+    run(preparation, svc)
+
+    with pytest.raises(PublishError):
+        svc.handle(trigger)
+    svc.handle(trigger)  # Lambda's retry of the same event
+
+    (finding,) = svc.publisher.published
+    assert trigger["detail"]["eventID"] in finding.evidence

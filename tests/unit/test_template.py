@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from warden.detectors import REGISTRY
 
 from tests.conftest import ROOT
+from warden.detectors import REGISTRY
 from warden_local.readers import to_eventbridge
 from warden_local.stack import ALL_MANAGEMENT_EVENTS, Route, Target
 from warden_local.template import load_template

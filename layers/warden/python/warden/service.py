@@ -60,7 +60,6 @@ class DetectionService:
             return DetectionResult(status="ignored", event_id=record.event_id, reason="warden-principal").model_dump()
         findings = list(self.evaluate(record))
         if findings:
-            self.publisher.publish(findings)
             metrics.add_metric(name="FindingsPublished", unit=MetricUnit.Count, value=len(findings))
             for finding in findings:
                 logger.warning(
@@ -88,6 +87,10 @@ class DetectionService:
             stored = self.state.load(item.name, key)
             state = item.state_model.model_validate(stored.value) if stored else item.state_model()
             outcome = item.evaluate(record, state)
+            if outcome.findings:
+                # Before the state that marks them alerted: if publishing fails, the retried event must
+                # find them again. Ids are deterministic and playbooks drop repeats, so twice is harmless.
+                self.publisher.publish(outcome.findings)
             if outcome.state is None:
                 return outcome.findings
             try:

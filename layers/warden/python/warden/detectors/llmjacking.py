@@ -12,14 +12,18 @@ Why it matters
     production workload rarely does any of the preparation steps: model access is enabled once,
     by an administrator, and applications call the model they were built for.
 
-When it fires (any one suffices; the invocation must succeed and come after the preparation)
+When it fires (the invocation must succeed and come after the preparation)
     * a model-access enablement call (success or denied) by the same principal, or
-    * at least :data:`MIN_DISTINCT_RECON` distinct reconnaissance calls, or
-    * at least :data:`MIN_DISTINCT_RECON_LONG_TERM` distinct reconnaissance calls made with a
-      long-term access key (``AKIA...``): stolen keys are long-term keys far more often than not.
+    * at least :data:`MIN_DISTINCT_RECON` distinct preparation calls, at least one of them
+      :data:`STRONG_PREPARATION` (a call that checks or prepares access rather than uses it), or
+    * at least :data:`MIN_DISTINCT_RECON_LONG_TERM` distinct preparation calls made with a long-term
+      access key (``AKIA...``), at least one of them strong.
 
-    A single ``ListFoundationModels`` before an invocation does *not* fire: applications do that at
-    start-up. This is deliberately stricter than Elastic's enumeration-then-invoke rule.
+    A failed invocation (``ValidationException``, ``AccessDeniedException``...) counts as a strong
+    preparation call: attacker tooling sends deliberately invalid requests to learn which models a key
+    may use without paying for them. ``GetCallerIdentity`` then ``ListFoundationModels`` then an
+    invocation does *not* fire: a developer's script with a long-term key does exactly that. This is
+    deliberately stricter than Elastic's enumeration-then-invoke rule.
 
 Response playbook
     ``contain-access-key`` for a long-term access key of an IAM user (deactivate the key);
@@ -28,9 +32,11 @@ Response playbook
 
 State
     :class:`PrincipalWindow`, keyed by the caller's ARN: the recent relevant calls (bounded by
-    :data:`MAX_ACTIVITY` and :data:`WINDOW`) and until when the principal has already been alerted
-    on. Events may arrive in any order; the detector reasons over event times, never arrival order,
-    and ignores a redelivered event (same eventID).
+    :data:`MAX_ACTIVITY`, kept for :data:`RETENTION` behind the newest event so that late events still
+    pair) and, per access key, until when it has already been alerted on. A second key of the same
+    principal (attackers create a backup key) gets a finding of its own. Events may arrive in any
+    order; the detector reasons over event times, never arrival order, and ignores a redelivered event
+    (same eventID).
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ from warden.models import CloudTrailRecord, Family, Finding, Severity
 
 NAME = "llmjacking-sequence"
 WINDOW = timedelta(minutes=60)
+RETENTION = 2 * WINDOW
 MAX_ACTIVITY = 100
 QUIET_INVOCATIONS = 5
 """Invocations remembered for a principal with no preparation in its window; more are not written."""
 MAX_EVIDENCE = 50
+MAX_INVOCATION_EVIDENCE = 20
 MIN_DISTINCT_RECON = 3
 MIN_DISTINCT_RECON_LONG_TERM = 2
 
@@ -64,6 +72,14 @@ BEDROCK_RECON = frozenset(
         "GetModelInvocationLoggingConfiguration",
         "ListInferenceProfiles",
         "ListProvisionedModelThroughputs",
+    }
+)
+STRONG_PREPARATION = frozenset(
+    {
+        "GetModelInvocationLoggingConfiguration",
+        "GetFoundationModelAvailability",
+        "ListFoundationModelAgreementOffers",
+        "GetUseCaseForModelAccess",
     }
 )
 IDENTITY_RECON = frozenset(
@@ -82,7 +98,8 @@ CONSUMES = frozenset(
     {(BEDROCK, name) for name in ENABLEMENT | BEDROCK_RECON | INVOCATION} | IDENTITY_RECON,
 )
 
-Kind = Literal["enable", "recon", "invoke"]
+Kind = Literal["enable", "recon", "probe", "invoke"]
+NO_KEY = "-"
 
 
 class Activity(BaseModel):
@@ -106,7 +123,8 @@ class PrincipalWindow(BaseModel):
     user_name: str | None = None
     issuer_arn: str | None = None
     activity: list[Activity] = Field(default_factory=list)
-    alerted_until: datetime | None = None
+    alerted: dict[str, datetime] = Field(default_factory=dict)
+    """Access key id (or ``-``) -> until when its invocations are already covered by a finding."""
 
 
 def _kind(record: CloudTrailRecord) -> Kind | None:
@@ -115,8 +133,8 @@ def _kind(record: CloudTrailRecord) -> Kind | None:
             return "enable"
         if record.event_name in BEDROCK_RECON:
             return "recon"
-        if record.event_name in INVOCATION and record.succeeded:
-            return "invoke"
+        if record.event_name in INVOCATION:
+            return "invoke" if record.succeeded else "probe"
         return None
     if (record.event_source, record.event_name) in IDENTITY_RECON:
         return "recon"
@@ -140,17 +158,31 @@ def _activity(record: CloudTrailRecord, kind: Kind) -> Activity:
     )
 
 
+def _call(activity: Activity) -> str:
+    return f"{activity.event_name} (failed)" if activity.kind == "probe" else activity.event_name
+
+
+def _rank(activity: Activity) -> int:
+    """Which preparation calls evidence keeps first: enablement, probes, strong recon, the rest."""
+    if activity.kind == "enable":
+        return 0
+    if activity.kind == "probe":
+        return 1
+    return 2 if activity.event_name in STRONG_PREPARATION else 3
+
+
 def _reasons(preparation: list[Activity]) -> list[str]:
     enabled = sorted({a.event_name for a in preparation if a.kind == "enable"})
-    distinct = {a.event_name for a in preparation}
+    distinct = {_call(a) for a in preparation}
+    strong = {_call(a) for a in preparation if _rank(a) < 3}
     long_term = any((a.access_key_id or "").startswith("AKIA") for a in preparation)
     reasons = []
     if enabled:
         reasons.append("model access enablement: " + ", ".join(enabled))
-    if len(distinct) >= MIN_DISTINCT_RECON:
-        reasons.append(f"{len(distinct)} distinct preparation calls")
-    if long_term and len(distinct) >= MIN_DISTINCT_RECON_LONG_TERM:
-        reasons.append("reconnaissance with a long-term access key")
+    if strong and len(distinct) >= MIN_DISTINCT_RECON:
+        reasons.append(f"{len(distinct)} distinct preparation calls, including {', '.join(sorted(strong))}")
+    if strong and long_term and len(distinct) >= MIN_DISTINCT_RECON_LONG_TERM:
+        reasons.append("preparation with a long-term access key, including " + ", ".join(sorted(strong)))
     return reasons
 
 
@@ -165,10 +197,15 @@ def _playbook(window: PrincipalWindow, trigger: Activity) -> str | None:
     return None
 
 
+def _key(activity: Activity) -> str:
+    return activity.access_key_id or NO_KEY
+
+
 def _first_qualified(window: PrincipalWindow) -> tuple[Activity, list[Activity], list[str]] | None:
-    """The earliest invocation, not already alerted on, that follows qualifying preparation."""
+    """The earliest invocation, by a key not already alerted on, that follows qualifying preparation."""
     for invocation in (a for a in window.activity if a.kind == "invoke"):
-        if window.alerted_until and invocation.time <= window.alerted_until:
+        covered_until = window.alerted.get(_key(invocation))
+        if covered_until and invocation.time <= covered_until:
             continue
         preparation = [
             a for a in window.activity if a.kind != "invoke" and invocation.time - WINDOW <= a.time <= invocation.time
@@ -182,8 +219,13 @@ def _first_qualified(window: PrincipalWindow) -> tuple[Activity, list[Activity],
 def _finding(
     principal: str, window: PrincipalWindow, trigger: Activity, prep: list[Activity], reasons: list[str]
 ) -> Finding:
-    invocations = [a for a in window.activity if a.kind == "invoke" and a.time >= trigger.time]
-    evidence = (prep + invocations)[:MAX_EVIDENCE]
+    invocations = [
+        a for a in window.activity if a.kind == "invoke" and _key(a) == _key(trigger) and a.time >= trigger.time
+    ]
+    kept_invocations = invocations[:MAX_INVOCATION_EVIDENCE]  # starts with the trigger
+    budget = MAX_EVIDENCE - len(kept_invocations)
+    kept_preparation = sorted(prep, key=lambda a: (_rank(a), -a.time.timestamp()))[:budget]
+    evidence = sorted(kept_preparation + kept_invocations, key=lambda a: a.time)
     models = sorted({a.model_id for a in invocations if a.model_id})
     return Finding.build(
         detector=NAME,
@@ -195,8 +237,8 @@ def _finding(
         access_key_id=trigger.access_key_id,
         account=trigger.account,
         region=trigger.region,
-        first_seen=min(a.time for a in evidence),
-        last_seen=max(a.time for a in evidence),
+        first_seen=evidence[0].time,
+        last_seen=max(a.time for a in invocations),
         playbook=_playbook(window, trigger),
         details={
             "reasons": reasons,
@@ -204,13 +246,14 @@ def _finding(
             "user_name": window.user_name,
             "session_issuer": window.issuer_arn,
             "credential_type": "bedrock-api-key" if trigger.bearer_token else _credential(trigger.access_key_id),
-            "preparation_calls": sorted({a.event_name for a in prep}),
+            "preparation_calls": sorted({_call(a) for a in prep}),
             "invocations": len(invocations),
             "models": models,
-            "access_keys": sorted({a.access_key_id for a in evidence if a.access_key_id}),
-            "source_ips": sorted({a.source_ip for a in evidence if a.source_ip}),
-            "user_agents": sorted({a.user_agent for a in evidence if a.user_agent})[:5],
-            "regions": sorted({a.region for a in evidence}),
+            "access_keys": sorted({a.access_key_id for a in prep + invocations if a.access_key_id}),
+            "source_ips": sorted({a.source_ip for a in prep + invocations if a.source_ip}),
+            "user_agents": sorted({a.user_agent for a in prep + invocations if a.user_agent})[:5],
+            "regions": sorted({a.region for a in prep + invocations}),
+            "evidence_truncated": len(evidence) < len(prep) + len(invocations),
             "window_minutes": int(WINDOW.total_seconds() // 60),
         },
     )
@@ -239,14 +282,14 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
     new = _activity(record, kind)
     latest = max([new.time, *(a.time for a in state.activity)])
     recent = sorted([*state.activity, new], key=lambda a: a.time)
-    recent = [a for a in recent if a.time >= latest - WINDOW][-MAX_ACTIVITY:]
+    recent = [a for a in recent if a.time >= latest - RETENTION][-MAX_ACTIVITY:]
     identity = record.user_identity
     window = PrincipalWindow(
         identity_type=identity.type,
         user_name=identity.user_name,
         issuer_arn=identity.issuer_arn,
         activity=recent,
-        alerted_until=state.alerted_until,
+        alerted={key: until for key, until in state.alerted.items() if until >= latest - RETENTION},
     )
 
     qualified = _first_qualified(window)
@@ -257,5 +300,5 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
         return Outcome(state=window)
 
     finding = _finding(principal, window, *qualified)
-    alerted = window.model_copy(update={"alerted_until": finding.last_seen + WINDOW})
-    return Outcome(findings=(finding,), state=alerted)
+    covered = {**window.alerted, _key(qualified[0]): finding.last_seen + WINDOW}
+    return Outcome(findings=(finding,), state=window.model_copy(update={"alerted": covered}))
