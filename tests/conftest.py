@@ -29,8 +29,12 @@ def load_json(relative: str) -> Any:
 
 @pytest.fixture
 def corpus() -> Path:
+    """The shared attack corpus (kept outside this repository). CI sets WARDEN_REQUIRE_CORPUS when it has it."""
     if not CORPUS.is_dir():
-        pytest.skip(f"attack corpus not found at {CORPUS} (set WARDEN_CORPUS_DIR)")
+        message = f"attack corpus not found at {CORPUS} (set WARDEN_CORPUS_DIR)"
+        if os.environ.get("WARDEN_REQUIRE_CORPUS"):
+            pytest.fail(message)
+        pytest.skip(message)
     return CORPUS
 
 

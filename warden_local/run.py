@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from warden_local.readers import read_events
 from warden_local.stack import LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KEY_PLAYBOOK = "contain-access-key"
 
 
 @dataclass(frozen=True)
@@ -138,11 +137,19 @@ def _executions(stack: LocalStack) -> list[dict[str, Any]]:
     return report
 
 
-def _finding_contained(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
-    """A finding is contained when the AWS state, read back, shows its playbook's effect."""
-    if finding.get("playbook") != KEY_PLAYBOOK:
-        return False  # no other playbook is deployed yet
+def _key_inactive(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
     return any(k["access_key_id"] == finding.get("access_key_id") and k["status"] == "Inactive" for k in keys)
+
+
+CONTAINED_WHEN: dict[str, Callable[[Mapping[str, Any], list[dict[str, str]]], bool]] = {
+    "contain-access-key": _key_inactive,
+}
+"""Per playbook: what the AWS state read back must show for a finding to count as contained."""
+
+
+def _finding_contained(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+    check = CONTAINED_WHEN.get(str(finding.get("playbook")))
+    return check is not None and check(finding, keys)
 
 
 def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
+from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local.emulator import ACCOUNT_ID, Emulator
 from warden_local.template import Resolver, load_template, parameter_values
 
@@ -303,7 +304,7 @@ class LocalStack:
         for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
             definition = definition.replace("${" + key + "}", str(value))
         json.loads(definition)  # a substitution must never break the document
-        playbook = Path(props["DefinitionUri"]).name.split(".")[0].replace("_", "-")
+        playbook = _playbook_name(props)
         arn = self.client("stepfunctions").create_state_machine(
             name=self._physical(logical),
             definition=definition,
@@ -523,7 +524,7 @@ class LocalStack:
                 for message in messages:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     event = json.loads(message["Body"])
-                    if event.get("detail-type") == "Warden Finding":
+                    if event.get("detail-type") == FINDING_DETAIL_TYPE:
                         self.findings.append(event["detail"])
                         detail = event["detail"]
                         self._note(
@@ -644,6 +645,15 @@ class LocalStack:
 
     def _note(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         self.timeline.append(Step(at=round(time.monotonic() - self._started, 3), kind=kind, text=text, data=data or {}))
+
+
+def _playbook_name(props: Mapping[str, Any]) -> str:
+    """The name findings use for this state machine: its route's ``detail.playbook``, else its file name."""
+    for event in props.get("Events", {}).values():
+        named = event.get("Properties", {}).get("Pattern", {}).get("detail", {}).get("playbook")
+        if event.get("Type") == "EventBridgeRule" and named:
+            return str(named[0])
+    return Path(props["DefinitionUri"]).name.split(".")[0].replace("_", "-")
 
 
 def _input_path(event: dict[str, Any], path: str | None) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.integration.conftest import (
     PROTECTED_USER,
     dumped,
@@ -162,3 +164,38 @@ def test_a_notification_that_cannot_be_sent_is_kept_not_lost(deploy: Callable[..
     assert key_status(stack, user, key) == "Inactive", "containment is not undone by a notification failure"
     kept = stack.queue_messages("EventDeliveryDLQ")
     assert any(m["body"]["detail"]["executionArn"] == execution.arn for m in kept)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"access_key_id": "drop"}, {"playbook": "drop"}, {"title": None}, {"severity": 3}, {"evidence": "not-a-list"}],
+    ids=["no-key-field", "no-playbook-field", "null-title", "numeric-severity", "evidence-not-a-list"],
+)
+def test_a_finding_missing_or_mistyping_a_field_is_refused_not_crashed(
+    auto_stack: LocalStack, broken: dict[str, object]
+) -> None:
+    user, arn, (key,) = new_user(auto_stack)
+    finding = finding_for(arn, key)
+    for field, value in broken.items():
+        if value == "drop":
+            del finding[field]
+        else:
+            finding[field] = value
+
+    execution = run_playbook(auto_stack, finding)
+
+    assert execution.error == "InvalidInput"
+    assert key_status(auto_stack, user, key) == "Active"
+    outcomes = [n["attributes"].get("outcome") for n in auto_stack.notifications()]
+    assert outcomes.count("INVALID_INPUT") == 1
+
+
+def test_a_failed_containment_can_be_run_again(auto_stack: LocalStack) -> None:
+    finding = finding_for("arn:aws:iam::123456789012:user/ghost", "AKIAEXAMPLENOSUCHKY2")
+    run_playbook(auto_stack, finding)
+    assert incident(auto_stack, finding["id"])["FINDING"]["status"] == "FAILED"
+
+    again = run_playbook(auto_stack, finding)
+
+    assert "AlreadyHandled" not in again.states
+    assert "LookUpKeyOwner" in again.states

@@ -116,3 +116,10 @@ def test_finding_rejects_unknown_severity_and_empty_evidence() -> None:
         _finding(severity="SEVERE")
     with pytest.raises(ValidationError):
         _finding(evidence=[])
+
+
+def test_an_event_time_without_a_time_zone_is_rejected_not_compared() -> None:
+    raw = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    raw["detail"]["eventTime"] = "2026-11-20T14:03:30"
+    with pytest.raises(ValidationError, match="timezone"):
+        CloudTrailEvent.model_validate(raw)

@@ -203,3 +203,34 @@ def test_no_policy_grants_a_wildcard_resource_except_log_delivery() -> None:
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 if statement.get("Resource") == "*":
                     assert all(a.startswith("logs:") for a in statement["Action"]), logical
+
+
+def test_parameters_are_checked_as_cloudformation_checks_them() -> None:
+    from warden_local.template import TemplateError, parameter_values
+
+    assert parameter_values(TEMPLATE, {})["ResponseMode"] == "dry-run"
+    for bad in ({"ResponseMode": "yolo"}, {"ProtectedPrincipals": "arn:aws:iam::1:user/a,"}, {"Unknown": "x"}):
+        with pytest.raises(TemplateError):
+            parameter_values(TEMPLATE, bad)
+
+
+@pytest.mark.parametrize(("logical", "definition", "path"), list(_definitions()), ids=lambda v: str(v)[:40])
+def test_the_state_machine_role_allows_every_call_its_tasks_make(
+    logical: str, definition: dict[str, Any], path: Path
+) -> None:
+    """moto does not enforce IAM, so this is the check that a deployed playbook is not AccessDenied."""
+    allowed = {
+        action
+        for policy in STATE_MACHINES[logical]["Properties"]["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    for name, state in _states(definition):
+        resource = state.get("Resource", "")
+        if state["Type"] != "Task":
+            continue
+        service, api = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:").split(":", 1)
+        action = f"{service}:{api[0].upper()}{api[1:]}"
+        assert action in allowed, f"{logical}.{name} calls {action}, which its role does not allow"

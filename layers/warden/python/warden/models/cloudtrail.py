@@ -8,11 +8,10 @@ over time and a detector must not break because of it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from warden.models.wire import WireModel
 
@@ -66,7 +65,7 @@ class CloudTrailRecord(WireModel):
     """One CloudTrail event record."""
 
     event_version: str | None = None
-    event_time: datetime
+    event_time: AwareDatetime
     event_source: str = Field(min_length=1)
     event_name: str = Field(min_length=1)
     aws_region: str = Field(min_length=1)

@@ -6,10 +6,9 @@ every dump and repr so that they can never reach a log line, a finding or a noti
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from warden.models.wire import WireModel
 
@@ -39,7 +38,7 @@ class ModelInvocationLog(WireModel):
 
     schema_type: str = Field(pattern="^ModelInvocationLog$")
     schema_version: str | None = None
-    timestamp: datetime
+    timestamp: AwareDatetime
     account_id: str
     identity: InvocationIdentity
     region: str
