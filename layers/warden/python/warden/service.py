@@ -58,7 +58,7 @@ class DetectionService:
             logger.info("ignored Warden's own API call")
             metrics.add_metric(name="SelfEventsIgnored", unit=MetricUnit.Count, value=1)
             return DetectionResult(status="ignored", event_id=record.event_id, reason="warden-principal").model_dump()
-        findings = list(self.evaluate(record))
+        findings = list(self._detect(record))
         if findings:
             metrics.add_metric(name="FindingsPublished", unit=MetricUnit.Count, value=len(findings))
             for finding in findings:
@@ -74,7 +74,8 @@ class DetectionService:
             status="processed", event_id=record.event_id, findings=[f.id for f in findings]
         ).model_dump()
 
-    def evaluate(self, record: CloudTrailRecord) -> Iterable[Finding]:
+    def _detect(self, record: CloudTrailRecord) -> Iterable[Finding]:
+        """Run every detector that applies to the record; each run publishes what it finds."""
         for item in self.detectors:
             if item.applies_to(record):
                 yield from self._run(item, record)
@@ -112,12 +113,13 @@ class DetectionService:
         problems = [
             f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
         ]
-        event_id = event.get("id") if isinstance(event, Mapping) else None
+        envelope: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+        event_id = envelope.get("id")
         logger.error(
             "malformed event kept in the dead-letter queue",
             event_id=event_id,
-            source=event.get("source") if isinstance(event, Mapping) else None,
-            detail_type=event.get("detail-type") if isinstance(event, Mapping) else None,
+            source=envelope.get("source"),
+            detail_type=envelope.get("detail-type"),
             problems=problems[:10],
         )
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
