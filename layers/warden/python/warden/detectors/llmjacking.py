@@ -180,9 +180,11 @@ def _reasons(preparation: list[Activity]) -> list[str]:
     if enabled:
         reasons.append("model access enablement: " + ", ".join(enabled))
     if strong and len(distinct) >= MIN_DISTINCT_RECON:
-        reasons.append(f"{len(distinct)} distinct preparation calls, including {', '.join(sorted(strong))}")
+        reasons.append(
+            f"{len(distinct)} distinct preparation calls, {len(strong)} of them checking or preparing access"
+        )
     if strong and long_term and len(distinct) >= MIN_DISTINCT_RECON_LONG_TERM:
-        reasons.append("preparation with a long-term access key, including " + ", ".join(sorted(strong)))
+        reasons.append("preparation with a long-term access key")
     return reasons
 
 
@@ -247,6 +249,7 @@ def _finding(
             "session_issuer": window.issuer_arn,
             "credential_type": "bedrock-api-key" if trigger.bearer_token else _credential(trigger.access_key_id),
             "preparation_calls": sorted({_call(a) for a in prep}),
+            "access_checks": sorted({_call(a) for a in prep if _rank(a) < 3}),
             "invocations": len(invocations),
             "models": models,
             "access_keys": sorted({a.access_key_id for a in prep + invocations if a.access_key_id}),
