@@ -100,7 +100,7 @@ def key_states(stack: LocalStack, victim: Victim) -> list[dict[str, str]]:
     return states
 
 
-def _incident_items(stack: LocalStack, finding_id: str) -> list[dict[str, Any]]:
+def incident_items(stack: LocalStack, finding_id: str) -> list[dict[str, Any]]:
     table = stack.ref("IncidentTable")
     items = stack.client("dynamodb").query(
         TableName=table,
@@ -114,7 +114,7 @@ def _incident_items(stack: LocalStack, finding_id: str) -> list[dict[str, Any]]:
 def _executions(stack: LocalStack) -> list[dict[str, Any]]:
     report = []
     for execution in stack.executions:
-        items = _incident_items(stack, execution.finding_id) if execution.finding_id else []
+        items = incident_items(stack, execution.finding_id) if execution.finding_id else []
         outcome = (execution.output or {}).get("outcome") or {}
         incident = next((i for i in items if i.get("sk") == "FINDING"), {})
         report.append(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.integration.playbook import (
     PROTECTED_USER,
     dumped,
     finding_for,

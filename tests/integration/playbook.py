@@ -1,0 +1,48 @@
+"""Helpers for playbook tests: fresh victims, findings that name them, and reading the state back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from tests.conftest import load_json
+from warden_local.run import incident_items
+from warden_local.stack import Execution, LocalStack
+
+PROTECTED_USER = "breakglass-admin"
+
+
+def new_user(stack: LocalStack, prefix: str = "victim", keys: int = 1) -> tuple[str, str, list[str]]:
+    """A fresh IAM user with ``keys`` active access keys: (name, arn, key ids)."""
+    iam = stack.client("iam")
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    return name, arn, [iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"] for _ in range(keys)]
+
+
+def finding_for(principal: str, access_key_id: str | None) -> dict[str, Any]:
+    finding = load_json("findings/contain_access_key__llmjacking.json")
+    finding.update(id=uuid.uuid4().hex, principal=principal, access_key_id=access_key_id)
+    return dict(finding)
+
+
+def run_playbook(stack: LocalStack, finding: dict[str, Any]) -> Execution:
+    stack.notifications()  # start from an empty inbox
+    execution = stack.start_playbook("contain-access-key", finding)
+    stack.settle()
+    return execution
+
+
+def key_status(stack: LocalStack, user: str, key: str) -> str:
+    listed = stack.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return str(next(k["Status"] for k in listed if k["AccessKeyId"] == key))
+
+
+def incident(stack: LocalStack, finding_id: str) -> dict[str, dict[str, Any]]:
+    """The incident table's items for a finding, keyed by sort key prefix (FINDING, ACTION)."""
+    return {str(item["sk"]).split("#")[0]: item for item in incident_items(stack, finding_id)}
+
+
+def dumped(value: Any) -> str:
+    return json.dumps(value, default=str)
