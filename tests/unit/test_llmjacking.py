@@ -99,23 +99,18 @@ def test_a_new_attack_after_the_alert_window_raises_a_new_finding() -> None:
     assert findings[0].id != findings[1].id
 
 
-def test_quiet_principal_state_stays_small_and_late_preparation_still_counts() -> None:
-    """Heavy invokers without preparation cost a bounded number of writes, and are not blinded."""
-    base = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
-    invocations = []
-    for n in range(20):
-        event = json.loads(json.dumps(base))
-        event["detail"]["eventID"] = f"invoke-{n}"
-        event["detail"]["eventTime"] = f"2026-11-20T14:{10 + n:02d}:00Z"
-        invocations.append(event)
+def test_a_busy_workload_costs_about_one_write_a_minute_and_late_preparation_still_counts() -> None:
+    invocations = [
+        _call("InvokeModel", f"2026-11-20T14:{10 + n // 6:02d}:{(n % 6) * 10:02d}Z", event_id=f"busy-{n}")
+        for n in range(60)
+    ]  # one every 10 seconds for 10 minutes
     svc = service()
     run(invocations, svc)
     store = svc.state
     assert isinstance(store, MemoryStateStore)
-    assert store.saves == rule.QUIET_INVOCATIONS
+    assert store.saves <= 11
 
-    preparation = load_json("cloudtrail/bedrock__PutFoundationModelEntitlement__stolen_key.json")
-    preparation["detail"]["eventTime"] = "2026-11-20T14:05:00Z"
+    preparation = _call("PutFoundationModelEntitlement", "2026-11-20T14:05:00Z", event_id="late-enable")
     (finding,) = run([preparation], svc)
     assert finding.first_seen.isoformat() == "2026-11-20T14:05:00+00:00"
 
@@ -213,9 +208,9 @@ def test_a_second_key_of_the_same_user_gets_its_own_finding() -> None:
 
 
 def test_evidence_keeps_the_invocation_when_preparation_is_long() -> None:
+    names = ["GetFoundationModelAvailability", "ListFoundationModels", "GetFoundationModel"]
     probes = [
-        _call("GetFoundationModelAvailability", f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"probe-{n}")
-        for n in range(61)
+        _call(names[n % 3], f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"probe-{n}") for n in range(63)
     ]
     enable = _call("PutUseCaseForModelAccess", "2026-11-20T09:59:00Z", event_id="enable")
     invoke = _call("InvokeModel", "2026-11-20T10:05:00Z", event_id="the-invocation")
@@ -240,9 +235,9 @@ def test_a_redelivered_event_is_remembered_once() -> None:
 
 
 def test_state_stays_bounded_under_a_flood_of_preparation_calls() -> None:
+    names = ["ListFoundationModels", "GetFoundationModel", "ListInferenceProfiles", "GetFoundationModelAvailability"]
     probes = [
-        _call("ListFoundationModels", f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"list-{n}")
-        for n in range(150)
+        _call(names[n % 4], f"2026-11-20T10:{n // 60:02d}:{n % 60:02d}Z", event_id=f"list-{n}") for n in range(300)
     ]
     svc = service()
 
@@ -251,7 +246,60 @@ def test_state_stays_bounded_under_a_flood_of_preparation_calls() -> None:
     assert isinstance(svc.state, MemoryStateStore)
     (stored,) = [svc.state.load(*key) for key in svc.state.items]
     assert stored is not None
-    assert len(stored.value["activity"]) == rule.MAX_ACTIVITY
+    activity = stored.value["state"]["activity"]
+    assert len(activity) == rule.MAX_PREPARATION
+    assert {a["event_name"] for a in activity} == set(names), "one flooded call does not evict the others"
+
+
+def test_a_flood_of_invocations_does_not_evict_the_preparation() -> None:
+    setup = [
+        _call("GetModelInvocationLoggingConfiguration", "2026-11-20T10:00:00Z", event_id="logging"),
+        _call("PutUseCaseForModelAccess", "2026-11-20T10:00:10Z", event_id="enable"),
+    ]
+    flood = [
+        _call("InvokeModel", f"2026-11-20T10:{1 + n // 4:02d}:{(n % 4) * 15:02d}Z", event_id=f"flood-{n}")
+        for n in range(150)
+    ]
+    backup = _call("InvokeModel", "2026-11-20T10:45:00Z", event_id="backup", key="AKIAEXAMPLEBACKUPK01")
+
+    first, second = run([*setup, *flood, backup])
+
+    assert first.access_key_id == "AKIAEXAMPLEBATCHSVC1"
+    assert second.access_key_id == "AKIAEXAMPLEBACKUPK01"
+    assert "enable" in second.evidence
+
+
+def test_invocations_before_a_late_enablement_are_paired_with_it() -> None:
+    """Delivery order: five invocations, then the enablement that preceded them in time."""
+    invocations = [_call("InvokeModel", f"2026-11-20T10:1{n}:00Z", event_id=f"invoke-{n}") for n in range(5)]
+    enable = _call("PutUseCaseForModelAccess", "2026-11-20T10:05:00Z", event_id="enable")
+
+    (finding,) = run([*invocations, enable])
+
+    assert finding.evidence[:2] == ("enable", "invoke-0")
+
+
+def test_an_ongoing_attack_is_one_finding_even_when_it_prepares_again() -> None:
+    events = []
+    for hour in range(4):
+        events.append(_call("PutUseCaseForModelAccess", f"2026-11-20T1{hour}:00:00Z", event_id=f"enable-{hour}"))
+        events += [
+            _call("InvokeModel", f"2026-11-20T1{hour}:{m:02d}:30Z", event_id=f"invoke-{hour}-{m}")
+            for m in range(0, 60, 10)
+        ]
+
+    assert len(run(events)) == 1
+
+
+def test_same_events_in_any_order_within_one_second_give_the_same_id() -> None:
+    names = ["GetFoundationModelAvailability", "ListFoundationModels", "GetFoundationModel", "ListInferenceProfiles"]
+    probes = [_call(names[n % 4], "2026-11-20T10:00:00Z", event_id=f"p-{n:02d}") for n in range(80)]
+    enable = _call("PutUseCaseForModelAccess", "2026-11-20T10:00:00Z", event_id="enable")
+    invoke = _call("InvokeModel", "2026-11-20T10:00:01Z", event_id="invoke")
+
+    ids = {run([enable, *order, invoke])[0].id for order in (probes, probes[::-1], probes[::2] + probes[1::2])}
+
+    assert len(ids) == 1
 
 
 def test_denied_or_invalid_invocations_alone_never_fire() -> None:

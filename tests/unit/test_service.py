@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,44 @@ def test_a_finding_whose_publication_failed_is_published_when_the_event_is_retri
 
     (finding,) = svc.publisher.published
     assert trigger["detail"]["eventID"] in finding.evidence
+
+
+def test_racing_invocations_mint_one_finding_for_one_attack() -> None:
+    """Two invocations of the same key are evaluated at once on the same stored state."""
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+    *preparation, first_invoke, second_invoke, _ = events
+    store = MemoryStateStore()
+    competitor = service()
+    competitor.state = store
+
+    class RacingStore(MemoryStateStore):
+        raced = False
+
+        def save(self, namespace: str, key: str, value: Any, **kwargs: Any) -> None:
+            if not self.raced:  # another invocation commits between our load and our save
+                self.raced = True
+                competitor.handle(second_invoke)
+            store.save(namespace, key, value, **kwargs)
+
+        def load(self, namespace: str, key: str) -> Any:
+            return store.load(namespace, key)
+
+    racer = service()
+    run(preparation, competitor)
+    racer.state = RacingStore()
+
+    racer.handle(first_invoke)
+
+    published = {f.id for f in competitor.publisher.published + racer.publisher.published}  # type: ignore[attr-defined]
+    assert len(published) == 1
+
+
+def test_findings_wait_in_the_outbox_until_published() -> None:
+    svc = service()
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+
+    run(events, svc)
+
+    assert isinstance(svc.state, MemoryStateStore)
+    (stored,) = [svc.state.load(*key) for key in svc.state.items]
+    assert stored is not None and stored.value["pending"] == []

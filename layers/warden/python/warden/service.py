@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,6 +24,15 @@ from warden.ports import DeadLetterSink, FindingPublisher, StateStore
 STATE_ATTEMPTS = 3
 STATE_RETENTION = timedelta(hours=24)
 """How long after its newest event a detector's state is kept (the table's TTL)."""
+
+
+class StateEnvelope(BaseModel):
+    """What is stored per detector and key: the detector's state, its unpublished findings, and time."""
+
+    state: dict[str, Any] = {}
+    pending: list[Finding] = []
+    newest: datetime | None = None
+    """The newest event time seen: the item expires STATE_RETENTION after it, never earlier."""
 
 
 class DetectionResult(BaseModel):
@@ -81,33 +90,53 @@ class DetectionService:
                 yield from self._run(item, record)
 
     def _run(self, item: Detector[BaseModel], record: CloudTrailRecord) -> tuple[Finding, ...]:
+        """Evaluate one detector with its stored state; store the outcome, then publish it (an outbox).
+
+        The findings are stored with the state that produced them, in one conditional write, so that
+        exactly one evaluation mints them even when invocations race. They are published after that
+        write and cleared after publishing; if publishing fails, whoever next loads the state (the
+        retried event, or the next event of the principal) publishes them again, with the same ids.
+        """
         key = item.state_key(record)
         if key is None:
             return ()
         for attempt in range(1, STATE_ATTEMPTS + 1):
             stored = self.state.load(item.name, key)
-            state = item.state_model.model_validate(stored.value) if stored else item.state_model()
+            envelope = StateEnvelope.model_validate(stored.value) if stored else StateEnvelope()
+            state = item.state_model.model_validate(envelope.state) if stored else item.state_model()
             outcome = item.evaluate(record, state)
-            if outcome.findings:
-                # Before the state that marks them alerted: if publishing fails, the retried event must
-                # find them again. Ids are deterministic and playbooks drop repeats, so twice is harmless.
-                self.publisher.publish(outcome.findings)
-            if outcome.state is None:
-                return outcome.findings
+            pending = [*envelope.pending, *outcome.findings]
+            if outcome.state is None and not pending:
+                return ()
+            newest = max(filter(None, [envelope.newest, record.event_time]))
+            updated = StateEnvelope(
+                state=(outcome.state or state).model_dump(mode="json"), pending=pending, newest=newest
+            )
+            version = stored.version if stored else None
             try:
-                self.state.save(
-                    item.name,
-                    key,
-                    outcome.state.model_dump(mode="json"),
-                    expected_version=stored.version if stored else None,
-                    expires_at=record.event_time + STATE_RETENTION,
-                )
+                version = self._save(item.name, key, updated, version) if outcome.state or outcome.findings else version
             except StateConflictError:
                 logger.info("detector state changed concurrently; re-evaluating", detector=item.name, attempt=attempt)
                 metrics.add_metric(name="StateConflicts", unit=MetricUnit.Count, value=1)
                 continue
-            return outcome.findings
+            if pending:
+                self.publisher.publish(pending)
+                self._clear_outbox(item.name, key, updated, version)
+            return tuple(pending)
         raise StateConflictError(f"state of {item.name} for {key} kept changing; giving up after {STATE_ATTEMPTS}")
+
+    def _save(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> int:
+        newest = envelope.newest or datetime.min.replace(tzinfo=UTC)
+        value = envelope.model_dump(mode="json")
+        self.state.save(name, key, value, expected_version=version, expires_at=newest + STATE_RETENTION)
+        return (version or 0) + 1
+
+    def _clear_outbox(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> None:
+        try:
+            self._save(name, key, envelope.model_copy(update={"pending": []}), version)
+        except StateConflictError:
+            # Someone loaded the outbox meanwhile and will publish it too: same ids, so harmless.
+            logger.info("outbox cleared concurrently", detector=name)
 
     def _reject(self, event: Mapping[str, Any], exc: ValidationError) -> DetectionResult:
         problems = [

@@ -31,12 +31,13 @@ Response playbook
     Bedrock API key (bearer token); none for anything else (the finding is still notified).
 
 State
-    :class:`PrincipalWindow`, keyed by the caller's ARN: the recent relevant calls (bounded by
-    :data:`MAX_ACTIVITY`, kept for :data:`RETENTION` behind the newest event so that late events still
-    pair) and, per access key, until when it has already been alerted on. A second key of the same
-    principal (attackers create a backup key) gets a finding of its own. Events may arrive in any
-    order; the detector reasons over event times, never arrival order, and ignores a redelivered event
-    (same eventID).
+    :class:`PrincipalWindow`, keyed by the caller's ARN: the recent relevant calls and, per access
+    key, until when its invocations are covered by a finding. Preparation and invocations have
+    separate caps (:data:`MAX_PREPARATION`, :data:`MAX_INVOCATIONS`) and are kept for
+    :data:`RETENTION` behind the newest event, so that late events still pair. A second key of the
+    same principal (attackers create a backup key) gets a finding of its own; an alert stays open while
+    its key keeps invoking. Events may arrive in any order: the detector reasons over event times,
+    never arrival order, and ignores a redelivered event (same eventID).
 """
 
 from __future__ import annotations
@@ -52,9 +53,15 @@ from warden.models import CloudTrailRecord, Family, Finding, Severity
 NAME = "llmjacking-sequence"
 WINDOW = timedelta(minutes=60)
 RETENTION = 2 * WINDOW
-MAX_ACTIVITY = 100
-QUIET_INVOCATIONS = 5
-"""Invocations remembered for a principal with no preparation in its window; more are not written."""
+MAX_PREPARATION = 60
+MAX_PER_CALL = 20
+MAX_INVOCATIONS = 40
+"""Calls remembered per principal. Separate caps, so that a flood of invocations never evicts the
+preparation that makes them suspicious, and at most :data:`MAX_PER_CALL` of each preparation call,
+so that a flood of one call never evicts the others."""
+SAMPLE = timedelta(seconds=60)
+"""An invocation within this distance of a remembered one by the same key, that changes no finding,
+is not written: a busy workload costs about one write a minute, not one per call."""
 MAX_EVIDENCE = 50
 MAX_INVOCATION_EVIDENCE = 20
 MIN_DISTINCT_RECON = 3
@@ -203,19 +210,33 @@ def _key(activity: Activity) -> str:
     return activity.access_key_id or NO_KEY
 
 
-def _first_qualified(window: PrincipalWindow) -> tuple[Activity, list[Activity], list[str]] | None:
-    """The earliest invocation, by a key not already alerted on, that follows qualifying preparation."""
+def _qualified(window: PrincipalWindow) -> list[tuple[Activity, list[Activity], list[str]]]:
+    """Per access key not already alerted on: its earliest invocation that follows qualifying preparation."""
+    found: list[tuple[Activity, list[Activity], list[str]]] = []
+    keys_found: set[str] = set()
     for invocation in (a for a in window.activity if a.kind == "invoke"):
-        covered_until = window.alerted.get(_key(invocation))
-        if covered_until and invocation.time <= covered_until:
+        key = _key(invocation)
+        covered_until = window.alerted.get(key)
+        if key in keys_found or (covered_until and invocation.time <= covered_until):
             continue
         preparation = [
             a for a in window.activity if a.kind != "invoke" and invocation.time - WINDOW <= a.time <= invocation.time
         ]
         reasons = _reasons(preparation)
         if reasons:
-            return invocation, preparation, reasons
-    return None
+            found.append((invocation, preparation, reasons))
+            keys_found.add(key)
+    return found
+
+
+def _extended(alerted: dict[str, datetime], activity: list[Activity]) -> dict[str, datetime]:
+    """An alert stays open while its key keeps invoking: one finding per continuous attack."""
+    extended = dict(alerted)
+    for a in activity:
+        until = extended.get(_key(a))
+        if a.kind == "invoke" and until and a.time <= until:
+            extended[_key(a)] = max(until, a.time + WINDOW)
+    return extended
 
 
 def _finding(
@@ -226,8 +247,8 @@ def _finding(
     ]
     kept_invocations = invocations[:MAX_INVOCATION_EVIDENCE]  # starts with the trigger
     budget = MAX_EVIDENCE - len(kept_invocations)
-    kept_preparation = sorted(prep, key=lambda a: (_rank(a), -a.time.timestamp()))[:budget]
-    evidence = sorted(kept_preparation + kept_invocations, key=lambda a: a.time)
+    kept_preparation = sorted(prep, key=lambda a: (_rank(a), -a.time.timestamp(), a.event_id))[:budget]
+    evidence = sorted(kept_preparation + kept_invocations, key=_order)
     models = sorted({a.model_id for a in invocations if a.model_id})
     return Finding.build(
         detector=NAME,
@@ -284,24 +305,44 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
 
     new = _activity(record, kind)
     latest = max([new.time, *(a.time for a in state.activity)])
-    recent = sorted([*state.activity, new], key=lambda a: a.time)
-    recent = [a for a in recent if a.time >= latest - RETENTION][-MAX_ACTIVITY:]
+    fresh = [a for a in sorted([*state.activity, new], key=_order) if a.time >= latest - RETENTION]
+    preparation = _trimmed([a for a in fresh if a.kind != "invoke"])
+    invocations = [a for a in fresh if a.kind == "invoke"][-MAX_INVOCATIONS:]
     identity = record.user_identity
     window = PrincipalWindow(
         identity_type=identity.type,
         user_name=identity.user_name,
         issuer_arn=identity.issuer_arn,
-        activity=recent,
+        activity=sorted(preparation + invocations, key=_order),
         alerted={key: until for key, until in state.alerted.items() if until >= latest - RETENTION},
     )
+    window.alerted = _extended(window.alerted, window.activity)
 
-    qualified = _first_qualified(window)
-    if qualified is None:
-        quiet = not any(a.kind != "invoke" for a in recent)
-        if kind == "invoke" and quiet and sum(a.kind == "invoke" for a in recent) > QUIET_INVOCATIONS:
-            return Outcome()
-        return Outcome(state=window)
+    findings = [_finding(principal, window, *qualified) for qualified in _qualified(window)]
+    if not findings and kind == "invoke" and _sampled(new, state.activity):
+        return Outcome()
+    alerted = {**window.alerted, **{_key_of(f): f.last_seen + WINDOW for f in findings}}
+    return Outcome(findings=tuple(findings), state=window.model_copy(update={"alerted": alerted}))
 
-    finding = _finding(principal, window, *qualified)
-    covered = {**window.alerted, _key(qualified[0]): finding.last_seen + WINDOW}
-    return Outcome(findings=(finding,), state=window.model_copy(update={"alerted": covered}))
+
+def _order(activity: Activity) -> tuple[datetime, str]:
+    return activity.time, activity.event_id
+
+
+def _trimmed(preparation: list[Activity]) -> list[Activity]:
+    """The newest few of each call, then the strongest and newest up to the cap."""
+    per_call: dict[str, list[Activity]] = {}
+    for a in preparation:  # in time order
+        per_call.setdefault(_call(a), []).append(a)
+    kept = [a for calls in per_call.values() for a in calls[-MAX_PER_CALL:]]
+    kept = sorted(kept, key=lambda a: (_rank(a), -a.time.timestamp(), a.event_id))[:MAX_PREPARATION]
+    return sorted(kept, key=_order)
+
+
+def _sampled(new: Activity, remembered: list[Activity]) -> bool:
+    """A remembered invocation of the same key is close enough to stand for this one."""
+    return any(a.kind == "invoke" and _key(a) == _key(new) and abs(a.time - new.time) < SAMPLE for a in remembered)
+
+
+def _key_of(finding: Finding) -> str:
+    return finding.access_key_id or NO_KEY
