@@ -305,15 +305,16 @@ class LocalStack:
             definition = definition.replace("${" + key + "}", str(value))
         json.loads(definition)  # a substitution must never break the document
         playbook = _playbook_name(props)
+        name = self.resolver.resolve(props.get("Name")) or self._physical(logical)
         arn = self.client("stepfunctions").create_state_machine(
-            name=self._physical(logical),
+            name=name,
             definition=definition,
             roleArn=self.resolver.attributes[logical + "Role"]["Arn"],
             type=props.get("Type", "STANDARD"),
         )["stateMachineArn"]
         self.state_machines[arn] = playbook
         self.resolver.refs[logical] = arn
-        self.resolver.attributes[logical] = {"Arn": arn, "Name": self._physical(logical)}
+        self.resolver.attributes[logical] = {"Arn": arn, "Name": name}
         self._add_sam_rules(logical, props, Target(kind="state-machine", ref=arn))
 
     def _add_sam_rules(self, logical: str, props: Mapping[str, Any], target: Target) -> None:
@@ -534,12 +535,15 @@ class LocalStack:
                         )
                     self.route(bus, event)
 
-    def start_playbook(self, playbook: str, payload: Any) -> Execution:
-        """Run a playbook by hand, as security staff would with StartExecution."""
+    def playbook_arn(self, playbook: str) -> str:
         arn = next((arn for arn, name in self.state_machines.items() if name == playbook), None)
         if arn is None:
             raise ValueError(f"no playbook {playbook!r}; deployed: {', '.join(sorted(self.state_machines.values()))}")
-        return self._start_execution(arn, payload)
+        return arn
+
+    def start_playbook(self, playbook: str, payload: Any) -> Execution:
+        """Run a playbook by hand, as security staff would with StartExecution."""
+        return self._start_execution(self.playbook_arn(playbook), payload)
 
     def _start_execution(self, arn: str, payload: Any) -> Execution:
         finding_id = payload.get("id") if isinstance(payload, dict) else None
@@ -553,32 +557,39 @@ class LocalStack:
         return started
 
     def settle(self, timeout: float = 60.0) -> None:
-        """Wait for every playbook execution to end; report failed ones as EventBridge would."""
+        """Wait for every execution to end, including those that failures start; report failures as AWS would."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        for execution in [e for e in self.executions if e.status == "RUNNING"]:
-            while True:
-                described = sfn.describe_execution(executionArn=execution.arn)
-                if described["status"] != "RUNNING" or time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
-            execution.status = described["status"]
-            execution.output = json.loads(described["output"]) if described.get("output") else None
-            execution.error = described.get("error")
-            history = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
-            execution.states = [
-                e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
-            ]
-            outcome = (execution.output or {}).get("outcome", {}).get("status")
-            self._note(
-                "playbook",
-                f"{execution.playbook} {execution.status}"
-                + (f" ({outcome})" if outcome else "")
-                + (f" error {execution.error}" if execution.error else ""),
-                {"execution": execution.arn, "states": execution.states},
-            )
-            if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"}:
-                self.route("default", self._status_change_event(execution, described))
+        while running := [e for e in self.executions if e.status == "RUNNING"]:
+            for execution in running:
+                self._settle_one(sfn, execution, deadline)
+            if time.monotonic() > deadline:
+                return
+
+    def _settle_one(self, sfn: Any, execution: Execution, deadline: float) -> None:
+        """Wait for one execution, read its history, and emit its status change if it did not succeed."""
+        while True:
+            described = sfn.describe_execution(executionArn=execution.arn)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        execution.status = described["status"]
+        execution.output = json.loads(described["output"]) if described.get("output") else None
+        execution.error = described.get("error")
+        history = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
+        execution.states = [
+            e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+        ]
+        outcome = (execution.output or {}).get("outcome", {}).get("status")
+        self._note(
+            "playbook",
+            f"{execution.playbook} {execution.status}"
+            + (f" ({outcome})" if outcome else "")
+            + (f" error {execution.error}" if execution.error else ""),
+            {"execution": execution.arn, "states": execution.states},
+        )
+        if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"}:
+            self.route("default", self._status_change_event(execution, described))
 
     def _status_change_event(self, execution: Execution, described: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -595,6 +606,7 @@ class LocalStack:
                 "stateMachineArn": described["stateMachineArn"],
                 "name": described.get("name"),
                 "status": execution.status,
+                "input": described.get("input"),
                 "error": described.get("error"),
                 "cause": described.get("cause"),
             },

@@ -31,6 +31,7 @@ def test_contains_the_key_records_the_undo_and_notifies(auto_stack: LocalStack) 
     items = incident(auto_stack, finding["id"])
     assert items["FINDING"]["status"] == "CONTAINED"
     action = items["ACTION"]
+    assert action["state"] == "DONE", "the intent recorded before acting was completed"
     assert action["previous_status"] == "Active"
     assert action["new_status"] == "Inactive"
     assert action["undo"] == {"api": "iam:UpdateAccessKey", "UserName": user, "AccessKeyId": stolen, "Status": "Active"}
@@ -152,24 +153,42 @@ def test_a_redelivered_finding_is_handled_once(auto_stack: LocalStack) -> None:
     assert auto_stack.notifications() == []
 
 
-def test_a_notification_that_cannot_be_sent_is_kept_not_lost(deploy: Callable[..., LocalStack]) -> None:
+def test_a_notification_that_cannot_be_sent_leaves_the_outcome_on_record(deploy: Callable[..., LocalStack]) -> None:
     stack = deploy(ResponseMode="auto")
     user, arn, (key,) = new_user(stack)
+    finding = finding_for(arn, key)
     stack.client("sns").delete_topic(TopicArn=stack.ref("NotificationTopic"))
 
-    execution = run_playbook(stack, finding_for(arn, key))
+    execution = run_playbook(stack, finding)
 
     assert execution.status == "FAILED"
     assert execution.error == "NotificationFailed"
     assert key_status(stack, user, key) == "Inactive", "containment is not undone by a notification failure"
-    kept = stack.queue_messages("EventDeliveryDLQ")
-    assert any(m["body"]["detail"]["executionArn"] == execution.arn for m in kept)
+    assert incident(stack, finding["id"])["FINDING"]["status"] == "CONTAINED"
+    (recorder,) = [e for e in stack.executions if e.playbook == "record-playbook-failure"]
+    assert recorder.error == "NotificationFailed", "the last-resort notification was attempted too"
 
 
 @pytest.mark.parametrize(
     "broken",
-    [{"access_key_id": "drop"}, {"playbook": "drop"}, {"title": None}, {"severity": 3}, {"evidence": "not-a-list"}],
-    ids=["no-key-field", "no-playbook-field", "null-title", "numeric-severity", "evidence-not-a-list"],
+    [
+        {"access_key_id": "drop"},
+        {"playbook": "drop"},
+        {"title": None},
+        {"severity": 3},
+        {"evidence": "not-a-list"},
+        {"evidence": {}},
+        {"evidence": []},
+    ],
+    ids=[
+        "no-key-field",
+        "no-playbook-field",
+        "null-title",
+        "numeric-severity",
+        "evidence-text",
+        "evidence-map",
+        "no-evidence",
+    ],
 )
 def test_a_finding_missing_or_mistyping_a_field_is_refused_not_crashed(
     auto_stack: LocalStack, broken: dict[str, object]
@@ -199,3 +218,77 @@ def test_a_failed_containment_can_be_run_again(auto_stack: LocalStack) -> None:
 
     assert "AlreadyHandled" not in again.states
     assert "LookUpKeyOwner" in again.states
+    history = incident(auto_stack, finding["id"])["FINDING"]["history"]
+    assert [attempt["status"] for attempt in history] == ["FAILED", "FAILED"], "no attempt's record is lost"
+
+
+def test_an_incident_left_open_by_an_execution_that_died_is_marked_failed_and_can_be_run_again(
+    auto_stack: LocalStack,
+) -> None:
+    user, arn, (key,) = new_user(auto_stack)
+    finding = finding_for(arn, key)
+    playbook = auto_stack.playbook_arn("contain-access-key")
+    dead = playbook.replace(":stateMachine:", ":execution:") + ":timed-out-run"
+    auto_stack.client("dynamodb").put_item(  # what OpenIncident wrote before the execution timed out
+        TableName=auto_stack.ref("IncidentTable"),
+        Item={
+            "pk": {"S": f"INCIDENT#{finding['id']}"},
+            "sk": {"S": "FINDING"},
+            "status": {"S": "OPEN"},
+            "execution": {"S": dead},
+        },
+    )
+    auto_stack.notifications()
+
+    auto_stack.route(
+        "default",
+        {
+            "version": "0",
+            "id": "status-change-1",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": "123456789012",
+            "time": "2026-11-20T14:10:00Z",
+            "region": "us-east-1",
+            "resources": [dead],
+            "detail": {
+                "executionArn": dead,
+                "stateMachineArn": playbook,
+                "status": "TIMED_OUT",
+                "input": dumped(finding),
+            },
+        },
+    )
+    auto_stack.settle()
+
+    record = incident(auto_stack, finding["id"])["FINDING"]
+    assert record["status"] == "FAILED"
+    assert record["history"][-1]["execution"] == dead
+    (notification,) = auto_stack.notifications()
+    assert notification["attributes"]["outcome"] == "EXECUTION_FAILED"
+    assert "TIMED_OUT" in notification["message"]
+
+    again = run_playbook(auto_stack, finding)
+
+    assert "DeactivateKey" in again.states
+    assert key_status(auto_stack, user, key) == "Inactive"
+
+
+@pytest.mark.parametrize(
+    ("event", "outcome_text"),
+    [
+        ({"detail": {}}, "could not be read"),
+        ({"detail": {"executionArn": "arn:x", "status": "ABORTED", "input": "{}"}}, "ended ABORTED"),
+    ],
+    ids=["not-a-status-event", "input-without-a-finding"],
+)
+def test_the_failure_recorder_notifies_whatever_it_is_given(
+    auto_stack: LocalStack, event: dict[str, object], outcome_text: str
+) -> None:
+    auto_stack.notifications()
+
+    auto_stack.start_playbook("record-playbook-failure", event)
+    auto_stack.settle()
+
+    (notification,) = auto_stack.notifications()
+    assert outcome_text in notification["message"]
