@@ -237,3 +237,10 @@ def test_the_state_machine_role_allows_every_call_its_tasks_make(
         service, api = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:").split(":", 1)
         action = f"{IAM_PREFIX.get(service, service)}:{api[0].upper()}{api[1:]}"
         assert action in allowed, f"{logical}.{name} calls {action}, which its role does not allow"
+
+
+def test_every_playbook_that_dies_is_recorded_and_notified() -> None:
+    recorder = STATE_MACHINES["RecordPlaybookFailureStateMachine"]["Properties"]["Events"]["PlaybookDidNotFinish"]
+    watched = recorder["Properties"]["Pattern"]["detail"]["stateMachineArn"]
+    playbooks = [name for name in STATE_MACHINES if name != "RecordPlaybookFailureStateMachine"]
+    assert sorted(ref["Ref"] for ref in watched) == sorted(playbooks)
