@@ -322,12 +322,11 @@ class LocalStack:
             if event.get("Type") != "EventBridgeRule":
                 continue
             spec = self.resolver.resolve(event["Properties"])
-            dead_letter = spec.get("DeadLetterConfig", {}).get("Arn")
             routed = Target(
                 kind=target.kind,
                 ref=target.ref,
                 input_path=spec.get("InputPath"),
-                dead_letter_queue=self._queue_url(dead_letter) if dead_letter else None,
+                dead_letter_queue=self._dead_letter_url(spec),
             )
             self.routes.append(
                 Route(
@@ -358,12 +357,15 @@ class LocalStack:
                         ref=ref,
                         input_path=target.get("InputPath"),
                         input_transformer=target.get("InputTransformer"),
-                        dead_letter_queue=self._queue_url(dead)
-                        if (dead := target.get("DeadLetterConfig", {}).get("Arn"))
-                        else None,
+                        dead_letter_queue=self._dead_letter_url(target),
                     ),
                 )
             )
+
+    def _dead_letter_url(self, target: Mapping[str, Any]) -> str | None:
+        """The URL of a rule target's DeadLetterConfig queue, if it has one."""
+        arn = target.get("DeadLetterConfig", {}).get("Arn")
+        return self._queue_url(arn) if arn else None
 
     def _queue_url(self, arn: str) -> str:
         name = arn.split(":")[-1]

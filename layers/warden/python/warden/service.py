@@ -103,18 +103,20 @@ class DetectionService:
         for attempt in range(1, STATE_ATTEMPTS + 1):
             stored = self.state.load(item.name, key)
             envelope = StateEnvelope.model_validate(stored.value) if stored else StateEnvelope()
-            state = item.state_model.model_validate(envelope.state) if stored else item.state_model()
+            state = item.state_model.model_validate(envelope.state)
             outcome = item.evaluate(record, state)
             pending = [*envelope.pending, *outcome.findings]
             if outcome.state is None and not pending:
                 return ()
-            newest = max(filter(None, [envelope.newest, record.event_time]))
             updated = StateEnvelope(
-                state=(outcome.state or state).model_dump(mode="json"), pending=pending, newest=newest
+                state=(outcome.state or state).model_dump(mode="json"),
+                pending=pending,
+                newest=max(envelope.newest or record.event_time, record.event_time),
             )
             version = stored.version if stored else None
             try:
-                version = self._save(item.name, key, updated, version) if outcome.state or outcome.findings else version
+                if outcome.state is not None or outcome.findings:  # else only an old outbox is left to publish
+                    version = self._save(item.name, key, updated, version)
             except StateConflictError:
                 logger.info("detector state changed concurrently; re-evaluating", detector=item.name, attempt=attempt)
                 metrics.add_metric(name="StateConflicts", unit=MetricUnit.Count, value=1)

@@ -178,10 +178,20 @@ def _rank(activity: Activity) -> int:
     return 2 if activity.event_name in STRONG_PREPARATION else 3
 
 
+def _strong(activity: Activity) -> bool:
+    """A call that checks or prepares access rather than uses it."""
+    return _rank(activity) < 3
+
+
+def _priority(activity: Activity) -> tuple[int, float, str]:
+    """Keep-first order of preparation calls: strongest, then newest; ties by event id."""
+    return _rank(activity), -activity.time.timestamp(), activity.event_id
+
+
 def _reasons(preparation: list[Activity]) -> list[str]:
     enabled = sorted({a.event_name for a in preparation if a.kind == "enable"})
     distinct = {_call(a) for a in preparation}
-    strong = {_call(a) for a in preparation if _rank(a) < 3}
+    strong = {_call(a) for a in preparation if _strong(a)}
     long_term = any((a.access_key_id or "").startswith("AKIA") for a in preparation)
     reasons = []
     if enabled:
@@ -247,7 +257,7 @@ def _finding(
     ]
     kept_invocations = invocations[:MAX_INVOCATION_EVIDENCE]  # starts with the trigger
     budget = MAX_EVIDENCE - len(kept_invocations)
-    kept_preparation = sorted(prep, key=lambda a: (_rank(a), -a.time.timestamp(), a.event_id))[:budget]
+    kept_preparation = sorted(prep, key=_priority)[:budget]
     evidence = sorted(kept_preparation + kept_invocations, key=_order)
     models = sorted({a.model_id for a in invocations if a.model_id})
     return Finding.build(
@@ -270,7 +280,7 @@ def _finding(
             "session_issuer": window.issuer_arn,
             "credential_type": "bedrock-api-key" if trigger.bearer_token else _credential(trigger.access_key_id),
             "preparation_calls": sorted({_call(a) for a in prep}),
-            "access_checks": sorted({_call(a) for a in prep if _rank(a) < 3}),
+            "access_checks": sorted({_call(a) for a in prep if _strong(a)}),
             "invocations": len(invocations),
             "models": models,
             "access_keys": sorted({a.access_key_id for a in prep + invocations if a.access_key_id}),
@@ -308,21 +318,24 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
     fresh = [a for a in sorted([*state.activity, new], key=_order) if a.time >= latest - RETENTION]
     preparation = _trimmed([a for a in fresh if a.kind != "invoke"])
     invocations = [a for a in fresh if a.kind == "invoke"][-MAX_INVOCATIONS:]
+    activity = sorted(preparation + invocations, key=_order)
+    still_alerted = {key: until for key, until in state.alerted.items() if until >= latest - RETENTION}
     identity = record.user_identity
     window = PrincipalWindow(
         identity_type=identity.type,
         user_name=identity.user_name,
         issuer_arn=identity.issuer_arn,
-        activity=sorted(preparation + invocations, key=_order),
-        alerted={key: until for key, until in state.alerted.items() if until >= latest - RETENTION},
+        activity=activity,
+        alerted=_extended(still_alerted, activity),
     )
-    window.alerted = _extended(window.alerted, window.activity)
 
-    findings = [_finding(principal, window, *qualified) for qualified in _qualified(window)]
+    qualified = _qualified(window)
+    findings = [_finding(principal, window, *q) for q in qualified]
     if not findings and kind == "invoke" and _sampled(new, state.activity):
         return Outcome()
-    alerted = {**window.alerted, **{_key_of(f): f.last_seen + WINDOW for f in findings}}
-    return Outcome(findings=tuple(findings), state=window.model_copy(update={"alerted": alerted}))
+    for (trigger, _, _), finding in zip(qualified, findings, strict=True):
+        window.alerted[_key(trigger)] = finding.last_seen + WINDOW
+    return Outcome(findings=tuple(findings), state=window)
 
 
 def _order(activity: Activity) -> tuple[datetime, str]:
@@ -335,14 +348,10 @@ def _trimmed(preparation: list[Activity]) -> list[Activity]:
     for a in preparation:  # in time order
         per_call.setdefault(_call(a), []).append(a)
     kept = [a for calls in per_call.values() for a in calls[-MAX_PER_CALL:]]
-    kept = sorted(kept, key=lambda a: (_rank(a), -a.time.timestamp(), a.event_id))[:MAX_PREPARATION]
+    kept = sorted(kept, key=_priority)[:MAX_PREPARATION]
     return sorted(kept, key=_order)
 
 
 def _sampled(new: Activity, remembered: list[Activity]) -> bool:
     """A remembered invocation of the same key is close enough to stand for this one."""
     return any(a.kind == "invoke" and _key(a) == _key(new) and abs(a.time - new.time) < SAMPLE for a in remembered)
-
-
-def _key_of(finding: Finding) -> str:
-    return finding.access_key_id or NO_KEY
