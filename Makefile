@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins a boto3 that aws-sam-cli's pin excludes, so it gets a virtual environment of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -38,7 +42,18 @@ build: $(STAMP) ## sam build (no Docker and no local python3.13 needed), then ch
 	ls .aws-sam/build/WardenLayer/python/pydantic_core/ | grep -q 'cpython-313-aarch64-linux-gnu.so'
 	! test -d .aws-sam/build/WardenLayer/python/botocore
 
-test: lint build ## The whole suite: lint, sam build, then unit, integration and end-to-end tests
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $(CHECKOV_STAMP)
+
+security: $(STAMP) $(CHECKOV_STAMP) ## checkov on the template as the SAM transform expands it (suppressions need a reason)
+	$(BIN)/python scripts/expand_template.py template.yaml .aws-sam/expanded.json
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		--file .aws-sam/expanded.json
+
+test: lint security build ## The whole suite: lint, checkov, sam build, then unit, integration and end-to-end tests
 	$(BIN)/pytest
 
 bench: $(STAMP) ## Measure demo latency and detector throughput; writes docs/performance.md
@@ -48,7 +63,7 @@ format: $(STAMP) ## Format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-clean: ## Remove build output and caches (keeps .venv)
+clean: ## Remove build output and caches (keeps .venv and .venv-checkov)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .warden
 
-.PHONY: help install demo lint build test bench format clean
+.PHONY: help install demo lint security build test bench format clean

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from warden_local.faults import SERVICES, FaultPlan
 from warden_local.run import PROJECT_ROOT, run_replay, run_scenario, scenario_names
 
 # Values a Lambda would get from the template's Globals; set before any handler is imported.
@@ -27,6 +28,28 @@ def _param_overrides(values: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def _fault_options(command: Any) -> Any:
+    command = click.option(
+        "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault draws: same seed, same faults."
+    )(command)
+    return click.option(
+        "--faults",
+        metavar="RATE[:SERVICES]",
+        default=None,
+        help="Fail this share of the calls that handlers and state machines make (throttling, access denied, 5xx,"
+        f" timeouts), e.g. 0.2 or 0.2:iam,sns. Services: {', '.join(SERVICES)}.",
+    )(command)
+
+
+def _fault_plan(spec: str | None, seed: int) -> FaultPlan | None:
+    if spec is None:
+        return None
+    try:
+        return FaultPlan.parse(spec, seed=seed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bedrock-warden")
 def main() -> None:
@@ -41,7 +64,8 @@ def main() -> None:
 @click.option("--scenario", default="llmjacking", show_default=True, help="Attack scenario from events/scenarios/.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the timeline.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
-def demo(scenario: str, as_json: bool, workdir: Path | None) -> None:
+@_fault_options
+def demo(scenario: str, as_json: bool, workdir: Path | None, faults: str | None, fault_seed: int) -> None:
     """Replay an attack scenario through the local stack and show detection and containment.
 
     Exit status 0 when the attacker's credentials read back as contained and nothing else was
@@ -49,7 +73,7 @@ def demo(scenario: str, as_json: bool, workdir: Path | None) -> None:
     """
     if scenario not in scenario_names():
         raise click.BadParameter(f"known scenarios: {', '.join(scenario_names())}", param_hint="--scenario")
-    report = run_scenario(scenario, workdir=workdir)
+    report = run_scenario(scenario, workdir=workdir, faults=_fault_plan(faults, fault_seed))
     _emit(report, as_json)
     sys.exit(0 if report["contained"] and not report["collateral_damage"] else 1)
 
@@ -66,8 +90,15 @@ def demo(scenario: str, as_json: bool, workdir: Path | None) -> None:
 )
 @click.option("--no-seed", is_flag=True, help="Do not recreate the IAM users and keys named in the events.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
+@_fault_options
 def replay(
-    files: tuple[Path, ...], as_json: bool, params: tuple[str, ...], no_seed: bool, workdir: Path | None
+    files: tuple[Path, ...],
+    as_json: bool,
+    params: tuple[str, ...],
+    no_seed: bool,
+    workdir: Path | None,
+    faults: str | None,
+    fault_seed: int,
 ) -> None:
     """Run event files through the same local pipeline as the demo.
 
@@ -77,7 +108,8 @@ def replay(
     something real to act on. Exit status 0 unless some input could not be read (then 2).
     """
     parameters = {"ResponseMode": "auto", **_param_overrides(params)}
-    report = run_replay(list(files), parameters=parameters, seed=not no_seed, workdir=workdir)
+    plan = _fault_plan(faults, fault_seed)
+    report = run_replay(list(files), parameters=parameters, seed=not no_seed, workdir=workdir, faults=plan)
     _emit(report, as_json)
     for error in report["input_errors"]:
         click.echo(f"warden replay: skipped {error}", err=True)
@@ -93,6 +125,16 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
 
 def _section(title: str) -> str:
     return click.style(f"\n{title}", bold=True)
+
+
+def _faults_section(faults: dict[str, Any] | None) -> list[str]:
+    if not faults:
+        return []
+    calls, plan = sum(faults["requests"].values()), f"rate {faults['rate']}, seed {faults['seed']}"
+    lines = [_section(f"Faults injected ({faults['injected']} of {calls} calls; {plan})")]
+    for service, kinds in sorted(faults["by_service"].items()):
+        lines.append(f"  {service:<9} " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())))
+    return lines
 
 
 def render(report: dict[str, Any]) -> str:
@@ -141,6 +183,7 @@ def render(report: dict[str, Any]) -> str:
     if report["dead_letters"]:
         out.append(_section(f"Kept in dead-letter queues ({len(report['dead_letters'])})"))
         out += [f"  {d['queue']}: {d['reason']}: {d['error']}" for d in report["dead_letters"]]
+    out += _faults_section(report.get("faults"))
     verdict = "CONTAINED" if report["contained"] else "NOT CONTAINED"
     if report["collateral_damage"]:
         verdict += f" - but {len(report['collateral_damage'])} other key(s) were touched"

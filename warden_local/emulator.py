@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +15,13 @@ from typing import Any
 
 import boto3
 
+from warden_local.faults import FaultInjector, FaultPlan
+
 ACCOUNT_ID = "123456789012"
 """moto's default account: the simulated victim account of local runs."""
+
+RUNNER_ACCESS_KEY_ID = "warden-local-runner"
+"""The access key of the runner's own clients (deploy, seeding, reading back, delivery): never faulted."""
 
 
 def _free_port() -> int:
@@ -28,9 +34,17 @@ def _free_port() -> int:
 class Emulator:
     endpoint: str
     region: str
+    faults: FaultInjector
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        """A client for the runner itself, exempt from fault injection (handlers use the environment's key)."""
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=RUNNER_ACCESS_KEY_ID,
+            aws_secret_access_key="testing",  # noqa: S106  moto accepts any credential; this is no secret
+        )
 
 
 ENVIRONMENT = {
@@ -43,18 +57,38 @@ ENVIRONMENT = {
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")  # noqa: S310  own http endpoint
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310  the emulator's own loopback http endpoint
+
+
+def _aws_sdk_error_names() -> None:
+    """Name aws-sdk Task errors as AWS does, so that Retry and Catch lists are tested as they behave there.
+
+    AWS names them ``<Service>.<Exception>`` with the service in PascalCase (``Iam.IamException``,
+    ``Iam.ServiceFailureException``); moto's interpreter keeps the lower-case resource name
+    (``iam.iamException``) for services it has no binding for, and ``ErrorEquals`` matches exactly.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    aws_sdk._SERVICE_ERROR_NAMES.setdefault("iam", "Iam")
 
 
 @contextmanager
-def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
-    """Start moto server, point every AWS SDK of this process at it, and stop it afterwards."""
-    from moto.server import ThreadedMotoServer
+def running_emulator(region: str = "us-east-1", *, faults: FaultPlan | None = None) -> Iterator[Emulator]:
+    """Start moto server, point every AWS SDK of this process at it, and stop it afterwards.
+
+    Requests pass through a :class:`FaultInjector` (``Emulator.faults``) that fails them as ``faults``
+    says; without a plan it passes everything through until one is started.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs every failed state of an execution; the report says what failed and why.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+    _aws_sdk_error_names()
 
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -68,15 +102,21 @@ def running_emulator(region: str = "us-east-1") -> Iterator[Emulator]:
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    injector = FaultInjector(
+        DomainDispatcherApplication(create_backend_app), plan=faults, exempt_access_keys={RUNNER_ACCESS_KEY_ID}
+    )
+    server = make_server("127.0.0.1", port, injector, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
     try:
         # moto keeps its backends in this process: start from an empty account every time.
         _post(f"{endpoint}/moto-api/reset", {})
         _post(f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
-        yield Emulator(endpoint=endpoint, region=region)
+        yield Emulator(endpoint=endpoint, region=region, faults=injector)
     finally:
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

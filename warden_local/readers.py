@@ -4,135 +4,369 @@ Accepted: EventBridge events (one object, an array, or one per line), CloudTrail
 array, one per line, or CloudTrail's ``{"Records": [...]}`` log files), each gzipped or not.
 CloudTrail records are wrapped into the EventBridge envelope that CloudTrail delivery would give
 them, so that every input goes through the template's own rules.
+
+Nothing read is lost and nothing read can end a run: ``read_events`` never raises for a file, and
+every item ends either in ``events`` or in ``errors`` as ``"FILE POSITION: reason"``, the position
+being a line (``FILE:12``) or an index (``FILE Records[3]``, ``FILE[3]``). Bounds are checked before
+the work they protect: the file size while decompressing (a gzip bomb stops at the limit), the
+nesting depth before parsing (without recursion), integer width while parsing, the size of each
+event before it is validated with the library's own models. A file refused whole is one error
+naming the file.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import ValidationError
+
+from warden.models.cloudtrail import CloudTrailEvent
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+GZIP_MAGIC = b"\x1f\x8b"
 _ID_NAMESPACE = uuid.UUID("6f1d1c3e-8f0a-4a53-9d0e-2b8f6c1e7a10")
+
+IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+"""What IAM accepts as a user name (CreateUser's ``UserName``)."""
+ACCESS_KEY_ID = re.compile(r"\w{16,128}", re.ASCII)
+"""What IAM issues as an access key id (``AccessKeyId``: 16 to 128 word characters)."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much one replay reads; every bound is checked before the work it protects."""
+
+    file_bytes: int = 256 * 1024 * 1024
+    """Largest file, counted after decompression."""
+    event_bytes: int = 256 * 1024
+    """Largest event, as UTF-8 JSON: what EventBridge's PutEvents accepts for one entry."""
+    depth: int = 64
+    """Deepest nesting of arrays and objects; CloudTrail records nest a dozen levels at most."""
+    int_digits: int = 20
+    """Widest integer: any 64-bit value fits, and Python's 4,300-digit conversion limit is never reached."""
+    days_from_median: int = 30
+    """How far an event's time may be from the median time of the run's events."""
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass
+class ReadResult:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Valid EventBridge events, in time order."""
+    errors: list[str] = field(default_factory=list)
+    """One line per file or item that was refused: ``"FILE POSITION: reason"``."""
+    origins: list[str] = field(default_factory=list)
+    """Where each event was read (``"FILE Records[3]"``), in the order of ``events``."""
 
 
 class UnreadableInput(Exception):
     """A whole file could not be read or parsed."""
 
 
-@dataclass
-class ReadResult:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    """One line per file or item that was skipped, naming it."""
+class Refused(Exception):
+    """One document or item refused; the message is the reason, without the value."""
 
 
-def _text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if raw[:2] == b"\x1f\x8b":
+class _Read(NamedTuple):
+    origin: str
+    event: dict[str, Any]
+    moment: datetime
+    time_field: str
+
+
+class _WideInteger:
+    """Stands in for an integer too wide to convert; the item holding it is refused with the width."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def read_events(paths: Iterable[Path], limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Every valid event in ``paths``, in time order; every refused file and item is named in ``errors``."""
+    read: list[_Read] = []
+    errors: list[str] = []
+    for path in paths:
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise UnreadableInput(f"{path}: corrupt gzip data: {exc}") from exc
+            documents = _documents(path, _text(path, limits), limits)
+            for location, value in documents:
+                if isinstance(value, Refused):
+                    errors.append(f"{location}: {value}")
+                    continue
+                for where, item in _items(location, value):
+                    try:
+                        read.append(_read(where, item, limits))
+                    except Refused as exc:
+                        errors.append(f"{where}: {exc}")
+        except UnreadableInput as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # a reader bug must cost one file, named, not the run
+            errors.append(f"{path}: could not be read: {type(exc).__name__}: {exc}")
+    kept = _near_the_median(read, limits, errors)
+    kept.sort(key=lambda r: r.moment)
+    return ReadResult(events=[r.event for r in kept], errors=errors, origins=[r.origin for r in kept])
+
+
+def to_eventbridge(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The EventBridge event that CloudTrail delivers for a record (deterministic id).
+
+    Never raises for a mapping: fields of the wrong type end up in the envelope as text, and the
+    models say what is wrong with them.
+    """
+    source = record.get("eventSource")
+    service = source.split(".")[0] if isinstance(source, str) and source else "unknown"
+    identity = record.get("userIdentity")
+    account = record.get("recipientAccountId") or (identity.get("accountId") if isinstance(identity, dict) else None)
+    event_id = record.get("eventID")
+    seed = event_id if isinstance(event_id, str) else json.dumps(record, sort_keys=True, default=repr)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(_ID_NAMESPACE, seed.encode("utf-8", "backslashreplace").decode("utf-8"))),
+        "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+        "source": f"aws.{service}",
+        "account": str(account or ""),
+        "time": str(record.get("eventTime", "")),
+        "region": str(record.get("awsRegion", "")),
+        "resources": [],
+        "detail": dict(record),
+    }
+
+
+def is_iam_user_name(value: Any) -> bool:
+    return isinstance(value, str) and IAM_USER_NAME.fullmatch(value) is not None
+
+
+def is_access_key_id(value: Any) -> bool:
+    return isinstance(value, str) and ACCESS_KEY_ID.fullmatch(value) is not None
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def _text(path: Path, limits: ReadLimits) -> str:
+    raw = _raw(path, limits.file_bytes)
+    if not raw.strip():
+        raise UnreadableInput(f"{path}: empty file")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableInput(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
-def _documents(path: Path, text: str) -> list[tuple[str, Any]]:
-    """(location, JSON value) pairs: the whole file, or each line of a JSON-lines file.
-
-    A line that is not JSON comes back as (its error message, None), in its place.
-    """
-    stripped = text.strip()
-    if not stripped:
-        raise UnreadableInput(f"{path}: empty file")
+def _raw(path: Path, limit: int) -> bytes:
+    """The file's bytes, gunzipped if gzipped, reading at most ``limit + 1`` bytes of output."""
     try:
-        return [(str(path), json.loads(stripped))]
-    except json.JSONDecodeError as whole_error:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-        if len(lines) < 2:
-            raise UnreadableInput(
-                f"{path}: not JSON: {whole_error.msg} at line {whole_error.lineno} column {whole_error.colno}"
-            ) from whole_error
+        file = path.open("rb")
+    except OSError as exc:
+        raise UnreadableInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    gzipped = False
+    with file:
+        try:
+            gzipped = file.read(2) == GZIP_MAGIC
+            file.seek(0)
+            if gzipped:
+                with gzip.GzipFile(fileobj=file) as stream:
+                    data = stream.read(limit + 1)
+            else:
+                data = file.read(limit + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            problem = "corrupt gzip data" if gzipped else "cannot read"
+            raise UnreadableInput(f"{path}: {problem}: {exc}") from exc
+    if len(data) > limit:
+        raise UnreadableInput(f"{path}: more than {limit} bytes" + (" once decompressed" if gzipped else ""))
+    return data
+
+
+def _documents(path: Path, text: str, limits: ReadLimits) -> list[tuple[str, Any]]:
+    """(location, JSON value or Refused) pairs: the whole file, or each line of a JSON-lines file.
+
+    The file is read as JSON lines when it is not one JSON document and at least half of its
+    non-empty lines are; otherwise it is refused whole with the reason the document failed.
+    """
+    try:
+        return [(str(path), _loads(text, limits, whole=True))]
+    except Refused as whole:
+        lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip(" \t\r")]
         documents: list[tuple[str, Any]] = []
         for number, line in lines:
             try:
-                documents.append((f"{path}:{number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                documents.append((f"{path}:{number}: not JSON: {exc.msg}", None))
-        if all(value is None for _, value in documents):
-            raise UnreadableInput(f"{path}: neither JSON nor JSON lines ({documents[0][0]})") from whole_error
+                documents.append((f"{path}:{number}", _loads(line, limits, whole=False)))
+            except Refused as exc:
+                documents.append((f"{path}:{number}", exc))
+        parsed = sum(not isinstance(value, Refused) for _, value in documents)
+        if len(lines) < 2 or parsed * 2 < len(lines):
+            raise UnreadableInput(f"{path}: {whole}") from whole
         return documents
 
 
-def to_eventbridge(record: dict[str, Any]) -> dict[str, Any]:
-    """The EventBridge event that CloudTrail delivers for a record (deterministic id)."""
-    source = str(record.get("eventSource", "unknown.amazonaws.com")).split(".")[0]
-    identity: dict[str, Any] = record["userIdentity"] if isinstance(record.get("userIdentity"), dict) else {}
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(_ID_NAMESPACE, str(record.get("eventID", json.dumps(record, sort_keys=True))))),
-        "detail-type": CLOUDTRAIL_DETAIL_TYPE,
-        "source": f"aws.{source}",
-        "account": str(record.get("recipientAccountId") or identity.get("accountId") or ""),
-        "time": str(record.get("eventTime", "")),
-        "region": str(record.get("awsRegion", "")),
-        "resources": [],
-        "detail": record,
-    }
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-def _events(location: str, value: Any) -> Iterable[tuple[str, dict[str, Any] | str]]:
-    if isinstance(value, dict) and isinstance(value.get("Records"), list):
-        items = [(f"{location} Records[{i}]", v) for i, v in enumerate(value["Records"])]
-    elif isinstance(value, list):
-        items = [(f"{location}[{i}]", v) for i, v in enumerate(value)]
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text, counted without parsing and without recursion."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _loads(text: str, limits: ReadLimits, *, whole: bool) -> Any:
+    if _depth(text) > limits.depth:
+        raise Refused(f"nested deeper than {limits.depth} levels")
+
+    def integer(digits: str) -> int | _WideInteger:
+        width = len(digits.lstrip("-"))
+        return _WideInteger(width) if width > limits.int_digits else int(digits)
+
+    try:
+        return json.loads(text, parse_int=integer)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if whole else f"column {exc.colno}"
+        raise Refused(f"not JSON: {exc.msg} at {where}") from exc
+    except (RecursionError, ValueError) as exc:  # bounded above; kept so that no parse error escapes
+        raise Refused(f"not JSON: {type(exc).__name__}: {exc}") from exc
+
+
+def _items(location: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and "Records" in value:
+        records = value["Records"]
+        if not isinstance(records, list):
+            return [(location, Refused(f"Records must be an array, got {_json_type(records)}"))]
+        return [(f"{location} Records[{i}]", v) for i, v in enumerate(records)]
+    if isinstance(value, list):
+        return [(f"{location}[{i}]", v) for i, v in enumerate(value)]
+    return [(location, value)]
+
+
+# ------------------------------------------------------------------------------------------ items
+
+
+def _read(where: str, item: Any, limits: ReadLimits) -> _Read:
+    """One item as a valid EventBridge event, or Refused with the reason."""
+    if isinstance(item, Refused):
+        raise item
+    if not isinstance(item, dict):
+        raise Refused(f"expected a JSON object, got {_json_type(item)}")
+    if "detail-type" in item:
+        event, from_record = item, False
+    elif "eventName" in item or "eventSource" in item:
+        event, from_record = to_eventbridge(item), True
     else:
-        items = [(location, value)]
-    for where, item in items:
-        if not isinstance(item, dict):
-            yield where, f"{where}: expected a JSON object, got {type(item).__name__}"
-        elif "detail-type" in item:
-            yield where, item
-        elif "eventName" in item or "eventSource" in item:
-            yield where, to_eventbridge(item)
-        else:
-            yield where, f"{where}: neither an EventBridge event nor a CloudTrail record"
+        raise Refused("neither an EventBridge event nor a CloudTrail record")
+    size = _encoded_size(event, limits)
+    if size > limits.event_bytes:
+        raise Refused(f"event of {size} bytes, more than the {limits.event_bytes} bytes EventBridge accepts")
+    moment, time_field = _validated_time(event, from_record)
+    return _Read(where, event, moment, time_field)
 
 
-def read_events(paths: Iterable[Path]) -> ReadResult:
-    """Every event in ``paths``, in time order; unreadable files and items are listed in ``errors``."""
-    result = ReadResult()
-    for path in paths:
+def _encoded_size(event: dict[str, Any], limits: ReadLimits) -> int:
+    """The event's size as UTF-8 JSON; Refused if it cannot be sent as JSON at all."""
+
+    def unencodable(value: Any) -> Any:
+        if isinstance(value, _WideInteger):
+            raise Refused(f"an integer has {value.digits} digits (at most {limits.int_digits} accepted)")
+        raise Refused(f"a value of type {type(value).__name__} is not JSON")
+
+    try:
+        return len(json.dumps(event, ensure_ascii=False, allow_nan=False, default=unencodable).encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise Refused("a string is not valid Unicode (lone surrogate)") from exc
+    except ValueError as exc:  # allow_nan=False
+        raise Refused("a number is not finite (NaN or Infinity)") from exc
+
+
+def _validated_time(event: dict[str, Any], from_record: bool) -> tuple[datetime, str]:
+    """Validate with the library's models; the event's time and the name of the field it came from."""
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE:
         try:
-            documents = _documents(path, _text(path))
-        except UnreadableInput as exc:
-            result.errors.append(str(exc))
+            envelope = EventBridgeModel.model_validate(event)
+        except ValidationError as exc:
+            raise Refused(_describe(exc, in_detail=False)) from exc
+        if envelope.time.tzinfo is None:
+            raise Refused("time has no time zone")
+        return envelope.time, "time"
+    try:
+        record = CloudTrailEvent.model_validate(event).detail
+    except ValidationError as exc:
+        raise Refused(_describe(exc, in_detail=from_record)) from exc
+    identity, prefix = record.user_identity, "" if from_record else "detail."
+    if identity.type == "IAMUser" and identity.user_name is not None and not is_iam_user_name(identity.user_name):
+        raise Refused(f"{prefix}userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)")
+    if identity.access_key_id and not is_access_key_id(identity.access_key_id):
+        raise Refused(f"{prefix}userIdentity.accessKeyId is not a key id IAM issues (16-128 of A-Z a-z 0-9 _)")
+    return record.event_time, "eventTime"
+
+
+_TYPE_PROBLEMS = {
+    "missing": "is missing",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "string_type": "must be a string",
+    "list_type": "must be an array",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _describe(error: ValidationError, *, in_detail: bool) -> str:
+    """What is wrong, field by field, without the values. For a record, fields are named as in the record."""
+    problems = error.errors(include_url=False, include_input=False)
+    if in_detail and any(p["loc"][:1] == ("detail",) for p in problems):
+        problems = [p for p in problems if p["loc"][:1] == ("detail",)]
+    described = []
+    for problem in problems:
+        loc = problem["loc"][1:] if in_detail and problem["loc"][:1] == ("detail",) else problem["loc"]
+        name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        message = _TYPE_PROBLEMS.get(problem["type"]) or str(problem["msg"]).removeprefix("Value error, ")
+        described.append(f"{name} {message}")
+    shown = "; ".join(described[:5])
+    return shown + (f"; and {len(described) - 5} more" if len(described) > 5 else "")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | _WideInteger):
+        return "number"
+    return {dict: "object", list: "array", str: "string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _near_the_median(read: list[_Read], limits: ReadLimits, errors: list[str]) -> list[_Read]:
+    """The events within ``days_from_median`` of the run's median event time; the others named in ``errors``.
+
+    A replay is one stretch of activity: an event dated years away from the rest is a forgery or a
+    corruption, and would otherwise hold a detector's state for as long.
+    """
+    if not read:
+        return []
+    median = sorted(r.moment for r in read)[(len(read) - 1) // 2]
+    allowed, kept = timedelta(days=limits.days_from_median), []
+    for r in read:
+        distance = abs(r.moment - median)
+        if distance <= allowed:
+            kept.append(r)
             continue
-        for location, value in documents:
-            if value is None:
-                result.errors.append(location)
-                continue
-            for _where, item in _events(location, value):
-                if isinstance(item, str):
-                    result.errors.append(item)
-                else:
-                    result.events.append(item)
-    result.events.sort(key=_event_time)
-    return result
+        errors.append(
+            f"{r.origin}: {r.time_field} {_iso(r.moment)} is {distance.days} days from the run's median event"
+            f" time {_iso(median)} (at most {limits.days_from_median} accepted)"
+        )
+    return kept
 
 
-def _event_time(event: dict[str, Any]) -> str:
-    detail = event.get("detail")
-    if isinstance(detail, dict) and isinstance(detail.get("eventTime"), str):
-        return str(detail["eventTime"])
-    return str(event.get("time", ""))
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+

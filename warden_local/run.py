@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from warden_local.emulator import running_emulator
+from warden_local.faults import FaultPlan
 from warden_local.readers import read_events
 from warden_local.stack import LocalStack
 
@@ -185,6 +186,7 @@ def run_events(
     input_errors: list[str] | None = None,
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
+    faults: FaultPlan | None = None,
 ) -> dict[str, Any]:
     """Deploy the stack locally, seed the victim, send the events, and report what happened.
 
@@ -193,7 +195,7 @@ def run_events(
     as contained.
     """
     started = time.monotonic()
-    with running_emulator() as emulator:
+    with running_emulator(faults=faults) as emulator:
         stack = LocalStack(emulator, root, parameters=parameters, workdir=workdir).deploy()
         victim = seed_victim(stack, users, roles)
         stack.send(victim.rewrite(events))
@@ -222,12 +224,15 @@ def run_events(
             "contained": contained,
             "timeline": [{"at": s.at, "kind": s.kind, "text": s.text} for s in stack.timeline],
             "logs": str(stack.workdir / "logs"),
+            "faults": emulator.faults.summary() if faults else None,
         }
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     return report
 
 
-def run_scenario(name: str, *, root: Path = PROJECT_ROOT, workdir: Path | None = None) -> dict[str, Any]:
+def run_scenario(
+    name: str, *, root: Path = PROJECT_ROOT, workdir: Path | None = None, faults: FaultPlan | None = None
+) -> dict[str, Any]:
     scenario = load_scenario(name, root)
     read = read_events([scenario.events])
     if read.errors:
@@ -242,6 +247,7 @@ def run_scenario(name: str, *, root: Path = PROJECT_ROOT, workdir: Path | None =
         untouched_keys=scenario.untouched_keys,
         root=root,
         workdir=workdir,
+        faults=faults,
     )
     return {"description": scenario.description, **report}
 
@@ -253,6 +259,7 @@ def run_replay(
     seed: bool = True,
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
+    faults: FaultPlan | None = None,
 ) -> dict[str, Any]:
     read = read_events(paths)
     report = run_events(
@@ -263,6 +270,7 @@ def run_replay(
         input_errors=read.errors,
         root=root,
         workdir=workdir,
+        faults=faults,
     )
     report["inputs"] = [str(p) for p in paths]
     return report

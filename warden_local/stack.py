@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,7 @@ from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
 from warden.models.finding import FINDING_DETAIL_TYPE
+from warden_local import lambda_tasks
 from warden_local.emulator import ACCOUNT_ID, Emulator
 from warden_local.template import Resolver, load_template, parameter_values
 
@@ -35,10 +37,12 @@ ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 MATCH_ALL = {"source": [{"prefix": ""}]}
+_HANDLERS_RUNNING = threading.RLock()
 NOT_EMULATED = {
     "AWS::Serverless::LayerVersion",  # handlers import the library from this checkout
     "AWS::SQS::QueuePolicy",  # resource policies are not evaluated by moto
     "AWS::SNS::TopicPolicy",
+    "AWS::Events::EventBusPolicy",
 }
 
 
@@ -161,6 +165,7 @@ class LocalStack:
         self.routes: list[Route] = []
         self.state_machines: dict[str, str] = {}  # ARN -> playbook name
         self.queues: dict[str, str] = {}  # logical id -> URL
+        self.alarms: dict[str, str] = {}  # logical id -> alarm name
         self.inboxes: list[str] = []
         self.taps: dict[str, str] = {}  # bus name -> tap queue URL
         self.timeline: list[Step] = []
@@ -195,6 +200,8 @@ class LocalStack:
             "AWS::Serverless::Function",
             "AWS::Serverless::StateMachine",
             "AWS::Events::Rule",
+            "AWS::CloudWatch::Alarm",
+            "AWS::CloudWatch::Dashboard",
         ]
         unknown = {spec["Type"] for spec in resources.values()} - set(order) - NOT_EMULATED
         if unknown:
@@ -269,13 +276,30 @@ class LocalStack:
         self.resolver.refs[logical] = name
         self.resolver.attributes[logical] = {"Arn": self._arn("logs", f"log-group:{name}:*")}
 
+    def _create_alarm(self, logical: str, props: Mapping[str, Any]) -> None:
+        spec = dict(self.resolver.resolve(props))
+        for number in ("EvaluationPeriods", "Period", "DatapointsToAlarm"):  # parameters resolve to strings
+            if number in spec:
+                spec[number] = int(spec[number])
+        spec["Threshold"] = float(spec["Threshold"])
+        name = spec.setdefault("AlarmName", self._physical(logical))
+        self.client("cloudwatch").put_metric_alarm(**spec)
+        self.alarms[logical] = name
+        self.resolver.refs[logical] = name
+
+    def _create_dashboard(self, logical: str, props: Mapping[str, Any]) -> None:
+        spec = self.resolver.resolve(props)
+        name = spec.get("DashboardName") or self._physical(logical)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=spec["DashboardBody"])
+        self.resolver.refs[logical] = name
+
     def _create_subscription(self, logical: str, props: Mapping[str, Any]) -> None:
         props = self.resolver.resolve(props)
         self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
 
     def _create_function(self, logical: str, props: Mapping[str, Any]) -> None:
         globals_ = self.template.get("Globals", {}).get("Function", {})
-        name = self._physical(logical)
+        name = self.resolver.resolve(props.get("FunctionName")) or self._physical(logical)
         arn = self._arn("lambda", f"function:{name}")
         self.resolver.refs[logical] = name
         self.resolver.attributes[logical] = {"Arn": arn}
@@ -298,6 +322,7 @@ class LocalStack:
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
         )
         self._add_sam_rules(logical, props, Target(kind="function", ref=logical))
+        lambda_tasks.register(arn, lambda payload, fn=self.functions[logical]: self.invoke_sync(fn, payload))
 
     def _create_statemachine(self, logical: str, props: Mapping[str, Any]) -> None:
         definition = (self.root / props["DefinitionUri"]).read_text()
@@ -434,23 +459,12 @@ class LocalStack:
         A failing invocation is retried ``MaximumRetryAttempts`` times (the template's
         EventInvokeConfig; no back-off locally); then the event goes to the on-failure destination.
         """
-        module = self._handler_module(fn)
-        handler: Callable[[Any, Any], Any] = getattr(module, fn.handler.rsplit(".", 1)[1])
         request_id = str(uuid.uuid4())
         error: Exception | None = None
         for attempt in range(1, fn.retries + 2):
-            context = LocalContext(
-                function_name=fn.name,
-                invoked_function_arn=fn.arn,
-                memory_limit_in_mb=fn.memory,
-                aws_request_id=request_id,
-                log_group_name=f"/aws/lambda/{fn.name}",
-                log_stream_name="local",
-                deadline=time.monotonic() + fn.timeout,
-            )
             with self._function_environment(fn):
                 try:
-                    result = handler(event, context)
+                    result = self._call_handler(fn, event, request_id)
                 except Exception as exc:
                     error = exc
                     self._note(
@@ -460,7 +474,7 @@ class LocalStack:
                     continue
             self.invocations.append({"function": fn.logical_id, "request_id": request_id, "result": result})
             return result
-        assert error is not None
+        assert error is not None  # noqa: S101  narrows the type for mypy: every failed attempt set it
         self.invocations.append({"function": fn.logical_id, "request_id": request_id, "error": repr(error)})
         if fn.on_failure_queue:
             self.client("sqs").send_message(
@@ -482,6 +496,34 @@ class LocalStack:
             )
         return None
 
+    def invoke_sync(self, fn: FunctionSpec, event: Any) -> Any:
+        """Run a handler as a synchronous (RequestResponse) invocation, e.g. a Step Functions Lambda task.
+
+        No retries and no destination: the caller sees the error, as Step Functions' Retry and Catch do.
+        """
+        request_id = str(uuid.uuid4())
+        with self._function_environment(fn):
+            try:
+                result = self._call_handler(fn, event, request_id)
+            except Exception as exc:
+                self.invocations.append({"function": fn.logical_id, "request_id": request_id, "error": repr(exc)})
+                raise
+        self.invocations.append({"function": fn.logical_id, "request_id": request_id, "result": result})
+        return result
+
+    def _call_handler(self, fn: FunctionSpec, event: Any, request_id: str) -> Any:
+        handler: Callable[[Any, Any], Any] = getattr(self._handler_module(fn), fn.handler.rsplit(".", 1)[1])
+        context = LocalContext(
+            function_name=fn.name,
+            invoked_function_arn=fn.arn,
+            memory_limit_in_mb=fn.memory,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{fn.name}",
+            log_stream_name="local",
+            deadline=time.monotonic() + fn.timeout,
+        )
+        return handler(event, context)
+
     def _handler_module(self, fn: FunctionSpec) -> ModuleType:
         if fn.logical_id not in self._modules:
             module_file = fn.source / (fn.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
@@ -499,6 +541,7 @@ class LocalStack:
     def _function_environment(self, fn: FunctionSpec, *, capture_output: bool = True) -> Iterator[None]:
         """The function's environment variables and, while it runs, its stdout (logs, metrics) in a log file."""
         env = {**fn.environment, "POWERTOOLS_TRACE_DISABLED": "true", "AWS_LAMBDA_FUNCTION_NAME": fn.name}
+        _HANDLERS_RUNNING.acquire()  # handlers share this process's environment and stdout: one at a time
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
         try:
@@ -519,6 +562,7 @@ class LocalStack:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            _HANDLERS_RUNNING.release()
 
     def _drain_taps(self) -> None:
         sqs = self.client("sqs")

@@ -55,7 +55,7 @@ for _tag, _fn in TAGS.items():
 
 def load_template(path: Path) -> dict[str, Any]:
     with path.open() as stream:
-        loaded = yaml.load(stream, Loader=_Loader)
+        loaded = yaml.load(stream, Loader=_Loader)  # noqa: S506  _Loader is a SafeLoader with CloudFormation tags
     if not isinstance(loaded, dict) or "Resources" not in loaded:
         raise ValueError(f"{path} is not a CloudFormation template")
     return loaded

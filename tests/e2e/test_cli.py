@@ -9,11 +9,22 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, load_json
 from warden_local.cli import main
 
 pytestmark = pytest.mark.e2e
 STRATUS_SESSION = "arn:aws:sts::494659789341:assumed-role/test-role/cli"
+GET_CALLER_IDENTITY = load_json("sequences/llmjacking__positive__logging_check_long_term_key.json")[0]["detail"]
+
+
+def _with_key(record: dict[str, Any], key: str, n: int) -> dict[str, Any]:
+    """The record as if signed by another key of the same user, a few minutes later."""
+    return {
+        **record,
+        "userIdentity": {**record["userIdentity"], "accessKeyId": key},
+        "eventID": f"{record['eventID'][:-2]}{n:02d}",
+        "eventTime": f"2026-11-21T03:{20 + n}:00Z",
+    }
 
 
 def _run(*args: str, workdir: Path) -> tuple[Result, dict[str, Any]]:
@@ -73,31 +84,70 @@ def test_replay_of_the_stratus_capture_finds_the_assumed_role_session(corpus: Pa
     assert report["contained"] is False
 
 
-def test_replay_keeps_going_past_bad_input_and_names_it(tmp_path: Path) -> None:
-    truncated = EVENTS / "malformed" / "cloudtrail__truncated_log_file.json"
-    malformed = EVENTS / "malformed" / "cloudtrail__detail_without_identity.json"
+def test_replay_keeps_going_past_every_malformed_sample_and_names_each(tmp_path: Path) -> None:
+    malformed = sorted((EVENTS / "malformed").iterdir())
+    huge = tmp_path / "huge_user_agent.json"
+    huge.write_text(json.dumps([{**GET_CALLER_IDENTITY, "userAgent": "x" * (4 * 1024 * 1024)}]))
+    rotated = tmp_path / "three_keys_of_one_user.json"
+    rotated.write_text(json.dumps([_with_key(GET_CALLER_IDENTITY, f"AKIAEXAMPLEROTATED{n:02d}", n) for n in range(3)]))
     attack = EVENTS / "sequences" / "llmjacking__positive__logging_check_long_term_key.json"
 
-    result, report = _run("replay", str(truncated), str(malformed), str(attack), workdir=tmp_path / "w")
+    result, report = _run("replay", *map(str, [*malformed, huge, rotated, attack]), workdir=tmp_path / "w")
 
     assert result.exit_code == 2
-    assert str(truncated) in result.stderr
+    for bad in [*malformed, huge]:
+        assert any(e.startswith(str(bad)) for e in report["input_errors"]), bad
+        assert str(bad) in result.stderr
+    not_recreated = [e for e in report["input_errors"] if e.startswith(str(rotated))]
+    assert len(not_recreated) == 1
+    assert not_recreated[0].startswith(
+        f"{rotated}[2]: access key AKIAEXAMPLEROTATED02 of user ml-batch-svc not recreated: LimitExceeded"
+    )
     assert len(report["findings"]) == 1
     assert report["contained"] is True, "the recreated user's key was deactivated"
-    (kept,) = report["dead_letters"]
-    assert kept["reason"] == "malformed-event"
-    assert kept["event_id"] == json.loads(malformed.read_text())["id"]
+    assert report["dead_letters"] == [], "refused before sending: nothing reached the detector malformed"
+
+
+def test_replay_text_output_survives_text_that_cannot_be_encoded(tmp_path: Path) -> None:
+    surrogate = EVENTS / "malformed" / "cloudtrail__lone_surrogate_in_arn.json"
+    badly_named = tmp_path / "trail-\udcff.json"  # a file name that is not UTF-8
+    badly_named.write_text("{")
+
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["replay", str(surrogate), str(badly_named), "--workdir", str(tmp_path)], catch_exceptions=False
+    )
+
+    assert result.exit_code == 2
+    assert "Result: NOT CONTAINED" in result.stdout
+    assert "trail-\\udcff.json: not JSON" in result.stdout
+    assert "a string is not valid Unicode" in result.stderr
+
+
+def test_replay_where_every_event_was_refused_is_not_contained(tmp_path: Path) -> None:
+    no_identity = EVENTS / "malformed" / "cloudtrail__get_caller_identity_without_identity.json"
+
+    result, report = _run("replay", str(no_identity), workdir=tmp_path)
+
+    assert result.exit_code == 2, "a record the detector never saw is an error, not silence"
+    assert report["input_errors"] == [f"{no_identity} Records[0]: userIdentity is missing"]
+    assert report["events_in"] == 0
+    assert report["findings"] == []
+    assert report["contained"] is False, "nothing was contained: not vacuously true"
 
 
 def test_replay_of_benign_and_own_traffic_finds_nothing(tmp_path: Path) -> None:
     sequences = EVENTS / "sequences"
     files = [str(p) for p in sorted(sequences.glob("llmjacking__negative__*.json"))]
+    s3 = tmp_path / "s3_get_object.json"
+    s3.write_text(json.dumps({**GET_CALLER_IDENTITY, "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}))
 
-    result, report = _run("replay", *files, workdir=tmp_path)
+    result, report = _run("replay", *files, str(s3), workdir=tmp_path / "w")
 
     assert result.exit_code == 0
+    assert report["input_errors"] == []
+    assert report["events_not_routed"] == 1, "the S3 call matches no rule of the template: counted, not an error"
     assert report["findings"] == []
-    assert report["contained"] is True, "nothing needed containing"
+    assert report["contained"] is False, "nothing needed containing, so nothing was contained"
     assert all(k["status"] == "Active" for k in report["aws_state"]["access_keys"])
 
 

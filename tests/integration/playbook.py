@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import load_json
+from warden.models import Finding
 from warden_local.run import incident_items
 from warden_local.stack import Execution, LocalStack
 
@@ -21,10 +22,16 @@ def new_user(stack: LocalStack, prefix: str = "victim", keys: int = 1) -> tuple[
     return name, arn, [iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"] for _ in range(keys)]
 
 
-def finding_for(principal: str, access_key_id: str | None) -> dict[str, Any]:
+def finding_for(principal: str, access_key_id: str | None, **fields: Any) -> dict[str, Any]:
+    """The sample finding naming ``principal`` and its key, with fresh evidence and its id sealed over the content."""
     finding = load_json("findings/contain_access_key__llmjacking.json")
-    finding.update(id=uuid.uuid4().hex, principal=principal, access_key_id=access_key_id)
-    return dict(finding)
+    finding.update(principal=principal, access_key_id=access_key_id, evidence=[str(uuid.uuid4())], **fields)
+    return sealed(finding)
+
+
+def sealed(finding: dict[str, Any]) -> dict[str, Any]:
+    """``finding`` with the id its content gives, as a detector would have minted it."""
+    return {**finding, "id": Finding.model_validate({**finding, "id": "0" * 32}).content_id()}
 
 
 def run_playbook(stack: LocalStack, finding: dict[str, Any]) -> Execution:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from tests.conftest import EVENTS, load_json
 from tests.fakes import MemoryStateStore, run, service
 from warden.detectors import REGISTRY
 from warden.detectors import llmjacking as rule
-from warden.models import Family, Severity
+from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Severity
 from warden_local.readers import to_eventbridge
 
 SEQUENCES = EVENTS / "sequences"
@@ -309,3 +310,71 @@ def test_denied_or_invalid_invocations_alone_never_fire() -> None:
         _call("InvokeModel", "2026-11-20T10:00:09Z", event_id="probe-2", error="AccessDeniedException"),
     ]
     assert run(events) == []
+
+
+def _record(name: str, event_id: str, at: datetime) -> CloudTrailRecord:
+    """A record built without validation, as a hunting script may build one: the detector must still cope."""
+    record = CloudTrailEvent.model_validate(_call(name, "2026-11-20T10:00:00Z", event_id=event_id)).detail
+    return record.model_copy(update={"event_time": at})
+
+
+@pytest.mark.parametrize(
+    "start", [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC) - timedelta(minutes=1)]
+)
+def test_time_arithmetic_at_the_ends_of_the_calendar_saturates_instead_of_overflowing(start: datetime) -> None:
+    enable = _record("PutUseCaseForModelAccess", "enable", start)
+    invoke = _record("InvokeModel", "invoke", start + timedelta(minutes=1))
+
+    first = rule.llmjacking_sequence(enable, rule.PrincipalWindow())
+    assert first.state is not None
+    second = rule.llmjacking_sequence(invoke, first.state)
+
+    (finding,) = second.findings
+    assert finding.evidence == ("enable", "invoke")
+    assert second.state is not None
+    assert second.state.alerted["AKIAEXAMPLEBATCHSVC1"] >= invoke.event_time
+
+
+def test_remembered_strings_are_cut_so_that_one_call_cannot_fill_the_state() -> None:
+    event = _call("ListFoundationModels", "2026-11-20T10:00:00Z", event_id="long")
+    event["detail"]["userAgent"] = "A" * 7000
+    event["detail"]["requestParameters"] = {"modelId": "m" * 5000}
+
+    outcome = rule.llmjacking_sequence(CloudTrailEvent.model_validate(event).detail, rule.PrincipalWindow())
+
+    assert outcome.state is not None
+    (activity,) = outcome.state.activity
+    assert len(activity.user_agent or "") <= 512
+    assert len(activity.model_id or "") <= 256
+
+
+def test_shrinking_keeps_the_strongest_preparation_and_the_newest_invocations() -> None:
+    names = ["ListFoundationModels", "GetFoundationModel", "ListInferenceProfiles"]
+    weak = [_call(names[n % 3], f"2026-11-20T10:{n:02d}:00Z", event_id=f"weak-{n}") for n in range(30)]
+    strong = [_call("GetModelInvocationLoggingConfiguration", "2026-11-20T09:00:00Z", event_id="logging")]
+    invocations = [_call("InvokeModel", f"2026-11-20T10:{n:02d}:30Z", event_id=f"invoke-{n}") for n in range(4)]
+    window = rule.PrincipalWindow()
+    for event in [*strong, *weak, *invocations[:1]]:
+        window = rule.llmjacking_sequence(CloudTrailEvent.model_validate(event).detail, window).state or window
+    window.activity += [_activity(e) for e in invocations[1:]]
+
+    shrunk = REGISTRY["llmjacking-sequence"].shrink(window)  # type: ignore[misc]
+
+    kept = {a.event_id for a in shrunk.activity}
+    assert len(shrunk.activity) <= len(window.activity) // 2
+    assert "logging" in kept, "the strongest preparation is kept"
+    assert {"invoke-3", "invoke-2"} <= kept and "invoke-0" not in kept, "the newest invocations are kept"
+    assert "weak-29" in kept and "weak-0" not in kept, "then the newest preparation"
+    assert shrunk.alerted == window.alerted
+
+
+def _activity(event: dict[str, Any]) -> rule.Activity:
+    return rule.Activity(
+        event_id=event["detail"]["eventID"],
+        event_name=event["detail"]["eventName"],
+        kind="invoke",
+        time=datetime.fromisoformat(event["detail"]["eventTime"]),
+        account="123456789012",
+        region="us-east-1",
+        access_key_id="AKIAEXAMPLEBATCHSVC1",
+    )

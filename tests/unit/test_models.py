@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from tests.conftest import EVENTS, load_json
 from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Finding, ModelInvocationLog, Severity
 from warden.models.finding import finding_id
+from warden.models.wire import truncated
 
 EVENTBRIDGE_SAMPLES = sorted((EVENTS / "cloudtrail").glob("*.json"))
 SEQUENCES = [*sorted((EVENTS / "sequences").glob("*.json")), EVENTS / "scenarios" / "llmjacking.events.json"]
@@ -123,3 +124,40 @@ def test_an_event_time_without_a_time_zone_is_rejected_not_compared() -> None:
     raw["detail"]["eventTime"] = "2026-11-20T14:03:30"
     with pytest.raises(ValidationError, match="timezone"):
         CloudTrailEvent.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00Z", "2004-12-31T23:59:59Z", "2200-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]
+)
+def test_an_implausible_event_time_is_a_validation_error(moment: str) -> None:
+    raw = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    raw["detail"]["eventTime"] = moment
+    with pytest.raises(ValidationError, match="eventTime"):
+        CloudTrailEvent.model_validate(raw)
+
+
+@pytest.mark.parametrize("moment", ["2005-01-01T00:00:00Z", "2199-12-31T23:59:59Z"])
+def test_event_times_at_the_edges_of_the_plausible_range_are_accepted(moment: str) -> None:
+    raw = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    raw["detail"]["eventTime"] = moment
+    assert CloudTrailEvent.model_validate(raw).detail.event_time.year in {2005, 2199}
+
+
+@pytest.mark.parametrize(("field", "length"), [("arn", 2049), ("accessKeyId", 257), ("userName", 257)])
+def test_identity_fields_longer_than_aws_allows_are_a_validation_error(field: str, length: int) -> None:
+    raw = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    raw["detail"]["userIdentity"][field] = "a" * length
+    with pytest.raises(ValidationError, match=field):
+        CloudTrailEvent.model_validate(raw)
+
+
+def test_truncated_strings_stay_distinct_and_bounded() -> None:
+    first, second = "x" * 7000 + "1", "x" * 7000 + "2"
+
+    cut_first, cut_second = truncated(first, 512), truncated(second, 512)
+
+    assert len(cut_first) == len(cut_second) == 512
+    assert cut_first != cut_second
+    assert cut_first.startswith("x" * 400)
+    assert truncated("short", 512) == "short"
+    assert truncated("\ud800" * 600, 512) != truncated("\udc00" * 600, 512), "lone surrogates are digested too"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
+import random
+import tracemalloc
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import EVENTS, load_json
-from warden_local.readers import read_events, to_eventbridge
+from warden_local.readers import ReadLimits, read_events, to_eventbridge
+from warden_local.run import users_in_events
 
 RECORDS = [e["detail"] for e in load_json("sequences/llmjacking__positive__logging_check_long_term_key.json")]
 
@@ -79,3 +86,259 @@ def test_bad_items_inside_a_good_file_are_named(tmp_path: Path) -> None:
     assert f"{path}:2: not JSON" in result.errors[0]
     assert any(f"{path}:3[0]: expected a JSON object" in e for e in result.errors)
     assert any("neither an EventBridge event nor a CloudTrail record" in e for e in result.errors)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Malformed input: refused with a reason that names the file and the position, never raised, never dropped
+# ---------------------------------------------------------------------------------------------------------------
+MALFORMED = EVENTS / "malformed"
+
+
+@pytest.mark.parametrize(
+    ("sample", "reasons"),
+    [
+        ("cloudtrail__corrupt_deflate.json.gz", [": corrupt gzip data"]),
+        ("cloudtrail__nested_2000_deep.json", [": nested deeper than 64 levels"]),
+        ("cloudtrail__integer_5000_digits.json", [" Records[0]: an integer has 5000 digits (at most 20 accepted)"]),
+        ("cloudtrail__get_caller_identity_without_identity.json", [" Records[0]: userIdentity is missing"]),
+        (
+            "cloudtrail__identity_fields_not_strings.json",
+            [
+                " Records[0]: userIdentity must be an object",
+                " Records[1]: userIdentity.userName must be a string",
+                " Records[2]: userIdentity.accessKeyId must be a string",
+            ],
+        ),
+        (
+            "cloudtrail__control_character_in_user_name.json",
+            [" Records[0]: userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)"],
+        ),
+        ("cloudtrail__lone_surrogate_in_arn.json", [" Records[0]: a string is not valid Unicode (lone surrogate)"]),
+        ("cloudtrail__detail_without_identity.json", [": detail.userIdentity is missing"]),
+    ],
+)
+def test_each_malformed_sample_is_refused_with_its_position_and_reason(sample: str, reasons: list[str]) -> None:
+    path = MALFORMED / sample
+
+    result = read_events([path])
+
+    assert result.events == []
+    assert result.errors == [f"{path}{reason}" for reason in reasons]
+
+
+def test_a_record_larger_than_an_eventbridge_event_is_refused_and_its_neighbours_kept(tmp_path: Path) -> None:
+    huge = {**RECORDS[1], "userAgent": "x" * (4 * 1024 * 1024)}
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": [RECORDS[0], huge, RECORDS[2]]}))
+
+    result = read_events([path])
+
+    assert [e["detail"]["eventID"] for e in result.events] == [RECORDS[0]["eventID"], RECORDS[2]["eventID"]]
+    (error,) = result.errors
+    assert error.startswith(f"{path} Records[1]: event of 419")
+    assert error.endswith("bytes, more than the 262144 bytes EventBridge accepts")
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it_whole(tmp_path: Path) -> None:
+    limits = ReadLimits(file_bytes=1024 * 1024)
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b"[" + b" " * (64 * 1024 * 1024) + b"]"))
+    plain = tmp_path / "big.json"
+    plain.write_bytes(b"[" + b" " * (2 * 1024 * 1024) + b"]")
+
+    tracemalloc.start()
+    result = read_events([bomb, plain], limits=limits)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert result.errors == [
+        f"{bomb}: more than 1048576 bytes once decompressed",
+        f"{plain}: more than 1048576 bytes",
+    ]
+    assert peak < 4 * limits.file_bytes, f"peak {peak} bytes while reading"
+
+
+def test_non_finite_numbers_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nan.jsonl"
+    nan = json.dumps({**RECORDS[0], "requestParameters": {"x": float("nan")}})
+    inf = json.dumps(RECORDS[1]).replace('"requestParameters": {', '"requestParameters": {"y": 1e999, ', 1)
+    path.write_text(f"{nan}\n{inf}\n{json.dumps(RECORDS[2])}\n")
+
+    result = read_events([path])
+
+    assert len(result.events) == 1
+    assert result.errors == [
+        f"{path}:1: a number is not finite (NaN or Infinity)",
+        f"{path}:2: a number is not finite (NaN or Infinity)",
+    ]
+
+
+def _dated(record: dict[str, Any], when: str, event_id: str) -> dict[str, Any]:
+    return {**record, "eventTime": when, "eventID": event_id}
+
+
+def test_an_event_far_from_the_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "trail.json"
+    records = [*RECORDS, _dated(RECORDS[0], "2099-11-21T03:10:00Z", "future")]
+    path.write_text(json.dumps({"Records": records}))
+
+    result = read_events([path])
+
+    assert [e["detail"]["eventID"] for e in result.events] == [r["eventID"] for r in RECORDS]
+    (error,) = result.errors
+    assert error.startswith(f"{path} Records[3]: eventTime 2099-11-21T03:10:00Z is 26662 days from")
+    assert error.endswith(f"the run's median event time {RECORDS[1]['eventTime']} (at most 30 accepted)")
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2012-06-01T00:00:00Z"])
+def test_an_event_dated_outside_any_cloudtrail_year_is_refused(tmp_path: Path, when: str) -> None:
+    path = tmp_path / "alone.json"
+    path.write_text(json.dumps([_dated(RECORDS[0], when, "odd")]))
+
+    result = read_events([path])
+
+    assert result.events == []
+    assert result.errors == [f"{path}[0]: eventTime {when[:4]} is outside the years 2013-2099"]
+
+
+def test_events_sort_by_instant_whatever_their_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "zones.json"
+    late = _dated(RECORDS[0], "2026-11-21T03:20:00Z", "late")
+    early = _dated(RECORDS[1], "2026-11-21T05:10:00+02:00", "early")  # 03:10Z
+    path.write_text(json.dumps([late, early]))
+
+    assert [e["detail"]["eventID"] for e in read_events([path]).events] == ["early", "late"]
+
+
+def test_eventbridge_events_of_other_kinds_are_read_when_their_envelope_is_valid(tmp_path: Path) -> None:
+    other = {**to_eventbridge(RECORDS[0]), "detail-type": "Object Created", "source": "aws.s3", "detail": {"a": 1}}
+    naive = {**other, "id": "naive", "time": "2026-11-21T03:10:00"}
+    no_account = {k: v for k, v in other.items() if k != "account"}
+    path = tmp_path / "others.json"
+    path.write_text(json.dumps([other, naive, no_account]))
+
+    result = read_events([path])
+
+    assert [e["id"] for e in result.events] == [other["id"]]
+    assert result.errors == [f"{path}[1]: time has no time zone", f"{path}[2]: account is missing"]
+
+
+def test_seeding_takes_only_users_and_keys_iam_could_have_issued() -> None:
+    identity = RECORDS[0]["userIdentity"]
+    odd = [
+        {"detail": {"userIdentity": "arn:aws:iam::123456789012:user/x"}},
+        {"detail": {"userIdentity": {**identity, "userName": ["ml-batch-svc"]}}},
+        {"detail": {"userIdentity": {**identity, "accessKeyId": 1234}}},
+        {"detail": {"userIdentity": {**identity, "userName": "bad\u0007name"}}},
+        {"detail": {"userIdentity": {**identity, "accessKeyId": "AKIA"}}},
+        {"detail": "not an object"},
+        {"detail": {"userIdentity": identity}},
+    ]
+
+    assert users_in_events(odd) == [
+        {"name": "ml-batch-svc", "access_keys": ["AKIAEXAMPLEBATCHSVC1"], "named_in": "event 6"}
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Property: whatever the bytes, read_events returns, and every item read ends as an event or as a named error
+# ---------------------------------------------------------------------------------------------------------------
+def _mutated_value(rng: random.Random) -> Any:
+    return rng.choice(
+        [
+            None,
+            True,
+            -1,
+            10**25,
+            1.5,
+            "",
+            "\ud800",
+            "x" * rng.randint(0, 300_000),
+            [],
+            {},
+            [[[]]],
+            json.loads("[" * 70 + "]" * 70),
+            {"nested": {"deeper": [1, {"k": "v"}]}},
+        ]
+    )
+
+
+_FIELDS = ["userIdentity", "eventTime", "eventName", "eventSource", "awsRegion", "eventID", "requestParameters"]
+_IDENTITY_FIELDS = ["userName", "accessKeyId", "arn", "type", "sessionContext"]
+
+
+def _mutated_item(rng: random.Random, n: int) -> Any:
+    record = copy.deepcopy(RECORDS[n % len(RECORDS)])
+    record["eventID"] = f"generated-{n}"
+    for _ in range(rng.randint(0, 3)):
+        roll = rng.random()
+        if roll < 0.35:
+            record[rng.choice(_FIELDS)] = _mutated_value(rng)
+        elif roll < 0.6 and isinstance(record.get("userIdentity"), dict):
+            record["userIdentity"][rng.choice(_IDENTITY_FIELDS)] = _mutated_value(rng)
+        elif roll < 0.75:
+            record.pop(rng.choice(_FIELDS), None)
+        elif roll < 0.85:
+            record["eventTime"] = rng.choice(["2099-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "yesterday", 17e8])
+        elif roll < 0.95:
+            return rng.choice([None, 10**25, "a string", {}, {"a": 1}, to_eventbridge(record)])
+    return record
+
+
+def _serialise(rng: random.Random, items: list[Any]) -> tuple[str, bytes]:
+    shape = rng.choice(["array", "records", "lines"])
+    if shape == "lines":
+        text = "\n".join(json.dumps(i) for i in items) + "\n"
+        return shape, text.encode()
+    text = json.dumps(items if shape == "array" else {"Records": items})
+    return shape, text.encode()
+
+
+def _damaged(rng: random.Random, data: bytes) -> bytes:
+    roll = rng.random()
+    if roll < 0.25:
+        return data[: rng.randint(0, len(data))]
+    if roll < 0.5:
+        flipped = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+        return bytes(flipped)
+    if roll < 0.65:
+        return rng.randbytes(rng.randint(0, 2048))
+    zipped = bytearray(gzip.compress(data))
+    if roll < 0.85 and len(zipped) > 20:
+        zipped[rng.randrange(10, len(zipped))] ^= 0xFF
+    return bytes(zipped)
+
+
+def test_generated_malformed_inputs_never_raise_and_lose_nothing(tmp_path: Path) -> None:
+    rng, itemised = random.Random(20261126), 0
+    for case in range(300):
+        items = [_mutated_item(rng, n) for n in range(rng.randint(1, 6))]
+        shape, data = _serialise(rng, items)
+        damaged = rng.random() < 0.4
+        path = tmp_path / f"case-{case}.json"
+        path.write_bytes(_damaged(rng, data) if damaged else data)
+
+        result = read_events([path])
+
+        where = [*result.origins, *(e.split(": ", 1)[0] for e in result.errors)]
+        assert len(result.origins) == len(result.events), case
+        assert all(w.startswith(str(path)) for w in where), (case, where)
+        if damaged:
+            assert where, f"case {case}: a damaged file gave neither events nor errors"
+        elif where == [str(path)]:  # refused whole (nested too deep, say), with its reason
+            assert len(result.errors) == 1, case
+        else:
+            assert sorted(where) == sorted(_item_locations(path, shape, items)), (case, result.errors)
+            itemised += 1
+    assert itemised > 150, "most undamaged files are read item by item"
+
+
+def _item_locations(path: Path, shape: str, items: list[Any]) -> list[str]:
+    if shape == "records":
+        return [f"{path} Records[{i}]" for i in range(len(items))]
+    if shape == "array":
+        return [f"{path}[{i}]" for i in range(len(items))]
+    lines = [str(path)] if len(items) == 1 else [f"{path}:{i + 1}" for i in range(len(items))]
+    return [str(line) for line in lines]

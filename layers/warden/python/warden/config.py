@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from warden.errors import ConfigurationError
+from warden.models import Severity
 
 
-class DetectorConfig(BaseModel):
-    """What a detector function needs to know about the stack it runs in.
-
-    Frozen and hashable, so that adapters built from it can be cached per configuration.
-    """
+class EnvironmentModel(BaseModel):
+    """A configuration read from environment variables named by its fields' aliases."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    state_table: str = Field(alias="WARDEN_STATE_TABLE", min_length=1)
-    findings_bus: str = Field(alias="WARDEN_FINDINGS_BUS", min_length=1)
-    dead_letter_queue_url: str = Field(alias="WARDEN_DEAD_LETTER_QUEUE_URL", min_length=1)
-    idempotency_table: str | None = Field(default=None, alias="WARDEN_IDEMPOTENCY_TABLE")
-    self_principals: tuple[str, ...] = Field(default=(), alias="WARDEN_SELF_PRINCIPALS")
-    region: str = Field(alias="AWS_REGION", min_length=1)
-    endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
-
-    @field_validator("self_principals", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> DetectorConfig:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
         env = dict(os.environ if environ is None else environ)
         env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", ""))
         known = {field.alias for field in cls.model_fields.values() if field.alias}
@@ -43,3 +28,59 @@ class DetectorConfig(BaseModel):
         except ValidationError as exc:
             missing = ", ".join(str(err["loc"][0]) for err in exc.errors(include_input=False))
             raise ConfigurationError(f"invalid or missing environment variables: {missing}") from exc
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class DetectorConfig(EnvironmentModel):
+    """What a detector function needs to know about the stack it runs in.
+
+    Frozen and hashable, so that adapters built from it can be cached per configuration.
+    """
+
+    state_table: str = Field(alias="WARDEN_STATE_TABLE", min_length=1)
+    findings_bus: str = Field(alias="WARDEN_FINDINGS_BUS", min_length=1)
+    dead_letter_queue_url: str = Field(alias="WARDEN_DEAD_LETTER_QUEUE_URL", min_length=1)
+    idempotency_table: str | None = Field(default=None, alias="WARDEN_IDEMPOTENCY_TABLE")
+    self_principals: tuple[str, ...] = Field(default=(), alias="WARDEN_SELF_PRINCIPALS")
+    region: str = Field(alias="AWS_REGION", min_length=1)
+    endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    max_event_age_seconds: int = Field(default=6 * 3600, alias="WARDEN_MAX_EVENT_AGE_SECONDS", gt=0, le=7 * 86400)
+    """Older events are refused. Default 6 h: EventBridge retries for up to 1 h, Lambda's asynchronous
+    retries add up to 1 h more, and CloudTrail delivers most events within 15 min."""
+    max_clock_skew_seconds: int = Field(default=15 * 60, alias="WARDEN_MAX_CLOCK_SKEW_SECONDS", ge=0, le=86400)
+    """Events dated further ahead of their arrival than this are refused."""
+
+    @property
+    def max_event_age(self) -> timedelta:
+        return timedelta(seconds=self.max_event_age_seconds)
+
+    @property
+    def max_clock_skew(self) -> timedelta:
+        return timedelta(seconds=self.max_clock_skew_seconds)
+
+    _split = field_validator("self_principals", mode="before")(_split_list)
+
+
+class ResponseConfig(EnvironmentModel):
+    """The stack's response settings, for the response-policy function (see :mod:`warden.response`)."""
+
+    account_id: str = Field(alias="WARDEN_ACCOUNT_ID", min_length=1)
+    mode: str = Field(default="dry-run", alias="WARDEN_RESPONSE_MODE")
+    """Only ``auto`` acts; any other value plans and notifies."""
+    protected: tuple[str, ...] = Field(default=(), alias="WARDEN_PROTECTED_PRINCIPALS")
+    """Protected principals: the ProtectedPrincipals parameter plus the stack's own roles."""
+    auto_min_severity: Severity = Field(default=Severity.HIGH, alias="WARDEN_AUTO_CONTAIN_MIN_SEVERITY")
+    incident_lease: timedelta = Field(default=timedelta(minutes=15), alias="WARDEN_INCIDENT_LEASE_SECONDS")
+    """After this long an incident still OPEN belongs to nobody: its execution died unreported."""
+
+    @field_validator("incident_lease", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        return timedelta(seconds=int(value)) if isinstance(value, str) and value.isdigit() else value
+
+    _split = field_validator("protected", mode="before")(_split_list)

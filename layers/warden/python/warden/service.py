@@ -1,29 +1,47 @@
 """The detection service: one CloudTrail event in, findings out.
 
-It validates the event, drops Warden's own calls (so that containment never re-triggers
+It bounds the event's shape before anything copies it (:mod:`warden.guard`), validates it, refuses
+events dated far from their arrival, drops Warden's own calls (so that containment never re-triggers
 detection), runs every registered detector of its family with the detector's stored state, and
 publishes what they find. Everything AWS-shaped is behind the ports in :mod:`warden.ports`.
+
+Every input ends processed, ignored, or rejected and kept in the dead-letter sink with the reason.
+Only a failing port (DynamoDB, EventBridge, SQS) raises, so that Lambda retries what can succeed later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
-from warden.detectors.registry import Detector
+from warden.detectors.registry import Detector, shifted
 from warden.errors import StateConflictError
+from warden.guard import keepable, label, refusal
 from warden.models import CloudTrailEvent, CloudTrailRecord, Finding
+from warden.models.wire import truncated
 from warden.observability import logger, metrics
-from warden.ports import DeadLetterSink, FindingPublisher, StateStore
+from warden.ports import DeadLetterSink, FindingPublisher, StateStore, StoredState
 
 STATE_ATTEMPTS = 3
 STATE_RETENTION = timedelta(hours=24)
 """How long after its newest event a detector's state is kept (the table's TTL)."""
+STATE_BUDGET_BYTES = 100_000
+"""Most bytes of one stored state (serialized as the store writes it): a quarter of DynamoDB's 400 KB
+item limit. A state over it is shrunk by its detector's hook, else reset, so a key can never wedge."""
+SHRINK_ATTEMPTS = 4
+MAX_KEY_CHARS = 512
+"""State keys (principal ARNs) longer than this are cut with a digest: DynamoDB keys stop at 2 KB."""
+MAX_EVENT_AGE = timedelta(hours=6)
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_PROBLEMS = 10
+
+T = TypeVar("T")
 
 
 class StateEnvelope(BaseModel):
@@ -42,6 +60,21 @@ class DetectionResult(BaseModel):
     reason: str | None = None
 
 
+class _DetectorFailed(Exception):
+    """A detector's own code raised: a bug this input found. Detectors are pure, so a retry would too."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.detector = name
+
+
+def _guarded(item: Detector[BaseModel], fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise _DetectorFailed(item.name) from exc
+
+
 @dataclass
 class DetectionService:
     detectors: list[Detector[BaseModel]]
@@ -51,23 +84,53 @@ class DetectionService:
     self_principals: frozenset[str] = frozenset()
     once: Callable[[Callable[..., dict[str, Any]], Any], Callable[..., dict[str, Any]]] | None = None
     """Optional wrapper ``(fn, lambda_context) -> fn`` making processing idempotent per event id."""
+    max_event_age: timedelta = MAX_EVENT_AGE
+    max_clock_skew: timedelta = MAX_CLOCK_SKEW
+    state_budget: int = STATE_BUDGET_BYTES
 
-    def handle(self, event: Mapping[str, Any], context: Any = None) -> DetectionResult:
-        """Process one EventBridge event; malformed events are kept in the dead-letter sink, not raised."""
+    def handle(self, event: object, context: Any = None, *, now: datetime | None = None) -> DetectionResult:
+        """Process one EventBridge event of any shape; raise only when a port fails.
+
+        ``now`` is the event's arrival time (the wall clock, read at the handler edge): events dated
+        more than ``max_clock_skew`` after it or ``max_event_age`` before it are refused. None
+        (offline hunting, replay of history) accepts any plausible event time.
+        """
+        logger.set_correlation_id(label(event.get("id")) if isinstance(event, dict) else None)
+        if not isinstance(event, dict):
+            return self._reject(event, [f"expected a JSON object, got {type(event).__name__}"], payload=keepable(event))
+        if unsafe := refusal(event):
+            return self._reject(event, [unsafe], payload=keepable(event))
         try:
             parsed = CloudTrailEvent.model_validate(event)
         except ValidationError as exc:
-            return self._reject(event, exc)
+            return self._reject(event, _problems(exc))
+        if now is not None and (late := self._time_problem(parsed.detail.event_time, now)):
+            return self._reject(
+                event,
+                [late],
+                reason="event-time-out-of-range",
+                metric="EventTimeOutOfRange",
+                event_time=parsed.detail.event_time.isoformat(),
+                arrival=now.isoformat(),
+            )
         process = self.once(self._process, context) if self.once else self._process
-        return DetectionResult.model_validate(process(event=dict(event), record=parsed.detail))
+        return DetectionResult.model_validate(process(event=dict(event), record=parsed.detail, now=now))
 
-    def _process(self, *, event: dict[str, Any], record: CloudTrailRecord) -> dict[str, Any]:
+    def _time_problem(self, event_time: datetime, now: datetime) -> str | None:
+        ahead = event_time - (now if now.tzinfo else now.replace(tzinfo=UTC))
+        if ahead > self.max_clock_skew:
+            return f"eventTime is {ahead} after its arrival (at most {self.max_clock_skew} allowed)"
+        if -ahead > self.max_event_age:
+            return f"eventTime is {-ahead} before its arrival (at most {self.max_event_age} allowed)"
+        return None
+
+    def _process(self, *, event: dict[str, Any], record: CloudTrailRecord, now: datetime | None) -> dict[str, Any]:
         logger.append_keys(event_id=record.event_id, event_name=record.event_name, principal=record.user_identity.arn)
         if record.actor_arns & self.self_principals:
             logger.info("ignored Warden's own API call")
             metrics.add_metric(name="SelfEventsIgnored", unit=MetricUnit.Count, value=1)
             return DetectionResult(status="ignored", event_id=record.event_id, reason="warden-principal").model_dump()
-        findings = list(self._detect(record))
+        findings, failed = self._detect(event, record, now)
         if findings:
             metrics.add_metric(name="FindingsPublished", unit=MetricUnit.Count, value=len(findings))
             for finding in findings:
@@ -80,16 +143,35 @@ class DetectionService:
                 )
         metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
         return DetectionResult(
-            status="processed", event_id=record.event_id, findings=[f.id for f in findings]
+            status="rejected" if failed else "processed",
+            event_id=record.event_id,
+            findings=[f.id for f in findings],
+            reason=f"detector-error: {', '.join(failed)}" if failed else None,
         ).model_dump()
 
-    def _detect(self, record: CloudTrailRecord) -> Iterable[Finding]:
-        """Run every detector that applies to the record; each run publishes what it finds."""
-        for item in self.detectors:
-            if item.applies_to(record):
-                yield from self._run(item, record)
+    def _detect(
+        self, event: dict[str, Any], record: CloudTrailRecord, now: datetime | None
+    ) -> tuple[list[Finding], list[str]]:
+        """Run every detector that applies to the record; each run publishes what it finds.
 
-    def _run(self, item: Detector[BaseModel], record: CloudTrailRecord) -> tuple[Finding, ...]:
+        A detector that raises is a bug this input found: the other detectors still run, and the
+        event is kept in the dead-letter sink for that detector (a retry would fail the same way).
+        """
+        findings: list[Finding] = []
+        failed: list[str] = []
+        for item in self.detectors:
+            try:
+                if _guarded(item, item.applies_to, record):
+                    findings.extend(self._run(item, record, now))
+            except _DetectorFailed as failure:
+                cause = failure.__cause__
+                logger.exception("detector failed on an event; kept in the dead-letter queue", detector=item.name)
+                metrics.add_metric(name="DetectorErrors", unit=MetricUnit.Count, value=1)
+                self.dead_letters.keep(event, reason="detector-error", error=f"{item.name}: {type(cause).__name__}")
+                failed.append(item.name)
+        return findings, failed
+
+    def _run(self, item: Detector[BaseModel], record: CloudTrailRecord, now: datetime | None) -> tuple[Finding, ...]:
         """Evaluate one detector with its stored state; store the outcome, then publish it (an outbox).
 
         The findings are stored with the state that produced them, in one conditional write, so that
@@ -97,21 +179,20 @@ class DetectionService:
         write and cleared after publishing; if publishing fails, whoever next loads the state (the
         retried event, or the next event of the principal) publishes them again, with the same ids.
         """
-        key = item.state_key(record)
+        key = _guarded(item, item.state_key, record)
         if key is None:
             return ()
+        key = truncated(key, MAX_KEY_CHARS)
         for attempt in range(1, STATE_ATTEMPTS + 1):
             stored = self.state.load(item.name, key)
-            envelope = StateEnvelope.model_validate(stored.value) if stored else StateEnvelope()
-            state = item.state_model.model_validate(envelope.state)
-            outcome = item.evaluate(record, state)
+            envelope, state = self._restore(item, key, stored, now)
+            outcome = _guarded(item, item.evaluate, record, state)
             pending = [*envelope.pending, *outcome.findings]
             if outcome.state is None and not pending:
                 return ()
-            updated = StateEnvelope(
-                state=(outcome.state or state).model_dump(mode="json"),
-                pending=pending,
-                newest=max(envelope.newest or record.event_time, record.event_time),
+            newest = max(envelope.newest or record.event_time, record.event_time)
+            updated = self._within_budget(
+                item, key, StateEnvelope(pending=pending, newest=newest), outcome.state or state
             )
             version = stored.version if stored else None
             try:
@@ -127,10 +208,54 @@ class DetectionService:
             return tuple(pending)
         raise StateConflictError(f"state of {item.name} for {key} kept changing; giving up after {STATE_ATTEMPTS}")
 
+    def _restore(
+        self, item: Detector[BaseModel], key: str, stored: StoredState | None, now: datetime | None
+    ) -> tuple[StateEnvelope, BaseModel]:
+        """The stored envelope and state; a fresh state if it is unreadable or dated after ``now``."""
+        fresh = _guarded(item, item.state_model.model_validate, {})
+        if stored is None:
+            return StateEnvelope(), fresh
+        try:
+            envelope = StateEnvelope.model_validate(stored.value)
+            state = item.state_model.model_validate(envelope.state)
+        except ValidationError as exc:
+            self._reset(item, key, "stored state unreadable", problems=_problems(exc))
+            return StateEnvelope(), fresh
+        if now is not None and envelope.newest and envelope.newest - now > self.max_clock_skew:
+            self._reset(item, key, "stored state dated after the arrival of this event", newest=envelope.newest)
+            return StateEnvelope(pending=envelope.pending), fresh
+        return envelope, state
+
+    def _within_budget(
+        self, item: Detector[BaseModel], key: str, envelope: StateEnvelope, state: BaseModel
+    ) -> StateEnvelope:
+        """``envelope`` holding ``state``, shrunk by the detector's hook or reset to fit the byte budget."""
+        candidate = envelope.model_copy(update={"state": state.model_dump(mode="json")})
+        size = _stored_bytes(candidate)
+        if size <= self.state_budget:
+            return candidate
+        metrics.add_metric(name="StateOverBudget", unit=MetricUnit.Count, value=1)
+        for _ in range(SHRINK_ATTEMPTS if item.shrink else 0):
+            state = _guarded(item, item.shrink, state)  # type: ignore[arg-type]
+            smaller = envelope.model_copy(update={"state": state.model_dump(mode="json")})
+            smaller_size = _stored_bytes(smaller)
+            if smaller_size >= size:
+                break
+            candidate, size = smaller, smaller_size
+            if size <= self.state_budget:
+                logger.warning("detector state over budget; shrunk", detector=item.name, key=key, size=size)
+                return candidate
+        self._reset(item, key, "detector state over budget", size=size, budget=self.state_budget)
+        return envelope.model_copy(update={"state": {}})
+
+    def _reset(self, item: Detector[BaseModel], key: str, why: str, **context: Any) -> None:
+        logger.error("detector state reset", detector=item.name, key=key, why=why, **context)
+        metrics.add_metric(name="StateReset", unit=MetricUnit.Count, value=1)
+
     def _save(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> int:
         newest = envelope.newest or datetime.min.replace(tzinfo=UTC)
         value = envelope.model_dump(mode="json")
-        self.state.save(name, key, value, expected_version=version, expires_at=newest + STATE_RETENTION)
+        self.state.save(name, key, value, expected_version=version, expires_at=shifted(newest, STATE_RETENTION))
         return (version or 0) + 1
 
     def _clear_outbox(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> None:
@@ -140,19 +265,42 @@ class DetectionService:
             # Someone loaded the outbox meanwhile and will publish it too: same ids, so harmless.
             logger.info("outbox cleared concurrently", detector=name)
 
-    def _reject(self, event: Mapping[str, Any], exc: ValidationError) -> DetectionResult:
-        problems = [
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
-        ]
-        envelope: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
-        event_id = envelope.get("id")
+    def _reject(
+        self,
+        event: object,
+        problems: list[str],
+        *,
+        reason: str = "malformed-event",
+        metric: str = "MalformedEvents",
+        payload: Any = None,
+        **context: Any,
+    ) -> DetectionResult:
+        """Log (ids and problems, never values), count, and keep the event with the reason."""
+        envelope: dict[Any, Any] = event if isinstance(event, dict) else {}
+        event_id = label(envelope.get("id"))
         logger.error(
-            "malformed event kept in the dead-letter queue",
+            "malformed event kept in the dead-letter queue"
+            if reason == "malformed-event"
+            else "event refused and kept in the dead-letter queue",
+            reason=reason,
             event_id=event_id,
-            source=envelope.get("source"),
-            detail_type=envelope.get("detail-type"),
-            problems=problems[:10],
+            source=label(envelope.get("source")),
+            detail_type=label(envelope.get("detail-type")),
+            problems=problems[:MAX_PROBLEMS],
+            **context,
         )
-        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
-        self.dead_letters.keep(event, reason="malformed-event", error="; ".join(problems[:10]))
-        return DetectionResult(status="rejected", event_id=str(event_id) if event_id else None, reason=problems[0])
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        self.dead_letters.keep(event if payload is None else payload, reason=reason, error="; ".join(problems))
+        return DetectionResult(status="rejected", event_id=event_id, reason=problems[0])
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [
+        label(f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}") or ""
+        for err in exc.errors(include_input=False)[:MAX_PROBLEMS]
+    ]
+
+
+def _stored_bytes(envelope: StateEnvelope) -> int:
+    """The size of the envelope as the state store writes it (compact JSON, ASCII)."""
+    return len(json.dumps(envelope.model_dump(mode="json"), separators=(",", ":")))

@@ -37,7 +37,9 @@ State
     :data:`RETENTION` behind the newest event, so that late events still pair. A second key of the
     same principal (attackers create a backup key) gets a finding of its own; an alert stays open while
     its key keeps invoking. Events may arrive in any order: the detector reasons over event times,
-    never arrival order, and ignores a redelivered event (same eventID).
+    never arrival order, and ignores a redelivered event (same eventID). Remembered strings are cut
+    (a user agent at 512 characters); when the state is still over the service's byte budget,
+    :func:`shrink` keeps the strongest preparation and the newest invocations.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from warden.detectors.registry import Outcome, detector
+from warden.detectors.registry import Outcome, detector, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
+from warden.models.wire import Arn, Name, Text
 
 NAME = "llmjacking-sequence"
 WINDOW = timedelta(minutes=60)
@@ -112,25 +115,25 @@ NO_KEY = "-"
 class Activity(BaseModel):
     """One remembered call: just what the finding needs, never request bodies."""
 
-    event_id: str
-    event_name: str
+    event_id: Name
+    event_name: Name
     kind: Kind
     time: datetime
-    account: str
-    region: str
-    access_key_id: str | None = None
+    account: Name
+    region: Name
+    access_key_id: Name | None = None
     bearer_token: bool = False
-    source_ip: str | None = None
-    user_agent: str | None = None
-    model_id: str | None = None
+    source_ip: Name | None = None
+    user_agent: Text | None = None
+    model_id: Name | None = None
 
 
 class PrincipalWindow(BaseModel):
-    identity_type: str | None = None
-    user_name: str | None = None
-    issuer_arn: str | None = None
+    identity_type: Name | None = None
+    user_name: Name | None = None
+    issuer_arn: Arn | None = None
     activity: list[Activity] = Field(default_factory=list)
-    alerted: dict[str, datetime] = Field(default_factory=dict)
+    alerted: dict[Name, datetime] = Field(default_factory=dict)
     """Access key id (or ``-``) -> until when its invocations are already covered by a finding."""
 
 
@@ -229,9 +232,8 @@ def _qualified(window: PrincipalWindow) -> list[tuple[Activity, list[Activity], 
         covered_until = window.alerted.get(key)
         if key in keys_found or (covered_until and invocation.time <= covered_until):
             continue
-        preparation = [
-            a for a in window.activity if a.kind != "invoke" and invocation.time - WINDOW <= a.time <= invocation.time
-        ]
+        start = shifted(invocation.time, -WINDOW)
+        preparation = [a for a in window.activity if a.kind != "invoke" and start <= a.time <= invocation.time]
         reasons = _reasons(preparation)
         if reasons:
             found.append((invocation, preparation, reasons))
@@ -245,7 +247,7 @@ def _extended(alerted: dict[str, datetime], activity: list[Activity]) -> dict[st
     for a in activity:
         until = extended.get(_key(a))
         if a.kind == "invoke" and until and a.time <= until:
-            extended[_key(a)] = max(until, a.time + WINDOW)
+            extended[_key(a)] = max(until, shifted(a.time, WINDOW))
     return extended
 
 
@@ -305,7 +307,22 @@ def _principal_key(record: CloudTrailRecord) -> str | None:
     return record.user_identity.arn
 
 
-@detector(name=NAME, family=Family.BEDROCK_USAGE, state=PrincipalWindow, consumes=CONSUMES, key=_principal_key)
+def shrink(window: PrincipalWindow) -> PrincipalWindow:
+    """About half the remembered calls: the strongest, newest preparation and the newest invocations."""
+    preparation = sorted((a for a in window.activity if a.kind != "invoke"), key=_priority)
+    invocations = [a for a in window.activity if a.kind == "invoke"]
+    kept = preparation[: len(preparation) // 2] + invocations[len(invocations) - len(invocations) // 2 :]
+    return window.model_copy(update={"activity": sorted(kept, key=_order)})
+
+
+@detector(
+    name=NAME,
+    family=Family.BEDROCK_USAGE,
+    state=PrincipalWindow,
+    consumes=CONSUMES,
+    key=_principal_key,
+    shrink=shrink,
+)
 def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Outcome[PrincipalWindow]:
     """LLMjacking: Bedrock model access enabled or models enumerated, then a model invoked."""
     kind = _kind(record)
@@ -315,11 +332,12 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
 
     new = _activity(record, kind)
     latest = max([new.time, *(a.time for a in state.activity)])
-    fresh = [a for a in sorted([*state.activity, new], key=_order) if a.time >= latest - RETENTION]
+    horizon = shifted(latest, -RETENTION)
+    fresh = [a for a in sorted([*state.activity, new], key=_order) if a.time >= horizon]
     preparation = _trimmed([a for a in fresh if a.kind != "invoke"])
     invocations = [a for a in fresh if a.kind == "invoke"][-MAX_INVOCATIONS:]
     activity = sorted(preparation + invocations, key=_order)
-    still_alerted = {key: until for key, until in state.alerted.items() if until >= latest - RETENTION}
+    still_alerted = {key: until for key, until in state.alerted.items() if until >= horizon}
     identity = record.user_identity
     window = PrincipalWindow(
         identity_type=identity.type,
@@ -334,7 +352,7 @@ def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Out
     if not findings and kind == "invoke" and _sampled(new, state.activity):
         return Outcome()
     for (trigger, _, _), finding in zip(qualified, findings, strict=True):
-        window.alerted[_key(trigger)] = finding.last_seen + WINDOW
+        window.alerted[_key(trigger)] = shifted(finding.last_seen, WINDOW)
     return Outcome(findings=tuple(findings), state=window)
 
 

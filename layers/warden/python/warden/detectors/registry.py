@@ -4,12 +4,18 @@ A detector is a pure function ``(record, state) -> Outcome``: no boto3, no envir
 Whatever it needs to remember between events (a window of recent activity, a baseline) is the
 explicit ``state`` argument, a pydantic model that the detection service loads before the call
 and stores after it. Detectors register themselves by name with :func:`detector`.
+
+State has a byte budget (the service's ``STATE_BUDGET_BYTES``). A detector whose state can grow
+should give a ``shrink`` hook: a pure function that returns a smaller state, keeping what matters
+most. The service calls it while the serialized state is over budget, and resets the state if
+shrinking does not get it under. A state model must be valid with no fields (a new key's state).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +43,8 @@ class Detector(Generic[StateT]):
     state_key: Callable[[CloudTrailRecord], str | None]
     evaluate: Callable[[CloudTrailRecord, StateT], Outcome[StateT]]
     doc: str = field(repr=False, default="")
+    shrink: Callable[[StateT], StateT] | None = None
+    """Returns a smaller state (about half) when the stored one is over the byte budget."""
 
     def applies_to(self, record: CloudTrailRecord) -> bool:
         return (record.event_source, record.event_name) in self.consumes
@@ -74,6 +82,7 @@ def detector(
     state: type[StateT],
     consumes: frozenset[tuple[str, str]],
     key: Callable[[CloudTrailRecord], str | None],
+    shrink: Callable[[StateT], StateT] | None = None,
 ) -> Callable[
     [Callable[[CloudTrailRecord, StateT], Outcome[StateT]]], Callable[[CloudTrailRecord, StateT], Outcome[StateT]]
 ]:
@@ -91,8 +100,21 @@ def detector(
                 state_key=key,
                 evaluate=fn,
                 doc=fn.__doc__ or "",
+                shrink=shrink,
             )
         )
         return fn
 
     return register
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, saturating at the ends of the calendar instead of raising OverflowError."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _LATEST if delta > timedelta(0) else _EARLIEST

@@ -8,22 +8,41 @@ over time and a detector must not break because of it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from warden.models.wire import WireModel
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+EARLIEST = datetime(2005, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Event times outside [EARLIEST, LATEST) are refused: CloudTrail did not exist before, and time
+arithmetic near the ends of ``datetime`` overflows. How far an event may be from its arrival is the
+detection service's decision, not the model's."""
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must be from {EARLIEST.year} to {LATEST.year - 1}")
+    return moment
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+IdentityArn = Annotated[str, Field(max_length=2048)]
+"""IAM's own limit for an ARN; longer is not an AWS identity."""
+IdentityName = Annotated[str, Field(max_length=256)]
+"""Account ids, key ids, user and role names, principal ids and types are far shorter in AWS."""
 
 
 class SessionIssuer(WireModel):
-    type: str | None = None
-    principal_id: str | None = None
-    arn: str | None = None
-    account_id: str | None = None
-    user_name: str | None = None
+    type: IdentityName | None = None
+    principal_id: IdentityName | None = None
+    arn: IdentityArn | None = None
+    account_id: IdentityName | None = None
+    user_name: IdentityName | None = None
 
 
 class SessionContext(WireModel):
@@ -32,14 +51,14 @@ class SessionContext(WireModel):
 
 
 class UserIdentity(WireModel):
-    type: str | None = None
-    principal_id: str | None = None
-    arn: str | None = None
-    account_id: str | None = None
-    access_key_id: str | None = None
-    user_name: str | None = None
+    type: IdentityName | None = None
+    principal_id: IdentityName | None = None
+    arn: IdentityArn | None = None
+    account_id: IdentityName | None = None
+    access_key_id: IdentityName | None = None
+    user_name: IdentityName | None = None
     session_context: SessionContext | None = None
-    invoked_by: str | None = None
+    invoked_by: IdentityName | None = None
 
     @property
     def issuer_arn(self) -> str | None:
@@ -65,11 +84,11 @@ class CloudTrailRecord(WireModel):
     """One CloudTrail event record."""
 
     event_version: str | None = None
-    event_time: AwareDatetime
-    event_source: str = Field(min_length=1)
-    event_name: str = Field(min_length=1)
-    aws_region: str = Field(min_length=1)
-    event_id: str = Field(alias="eventID", min_length=1)
+    event_time: EventTime
+    event_source: str = Field(min_length=1, max_length=256)
+    event_name: str = Field(min_length=1, max_length=256)
+    aws_region: str = Field(min_length=1, max_length=256)
+    event_id: str = Field(alias="eventID", min_length=1, max_length=256)
     user_identity: UserIdentity
     source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
     user_agent: str | None = None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -28,13 +29,23 @@ class Family(StrEnum):
     CROSS_ACCOUNT = "cross-account"
 
 
-def finding_id(detector: str, evidence: Iterable[str]) -> str:
-    """Deterministic id: the same detector over the same evidence always gives the same id.
+SEALED_FIELDS = (
+    "detector", "family", "severity", "title", "principal", "access_key_id", "account", "region",
+    "first_seen", "last_seen", "evidence", "playbook",
+)  # fmt: skip
+"""What a finding's id is sealed over: everything that steers a playbook or that a human reads in an alert.
+``details`` is left out: it is detector-specific, informational, and never decides an action."""
 
-    The id doubles as the playbook execution's idempotency key, so it is short and uses only
-    characters that Step Functions accepts in an execution name.
+
+def finding_id(content: Mapping[str, Any]) -> str:
+    """The id of a finding with this content (its JSON form): a SHA-256 over the sealed fields.
+
+    The id is the incident key of every playbook: one execution per id. Because it is derived from the
+    content, a finding with another principal, key, account or severity cannot carry the id of a real
+    finding, and so cannot pre-empt it; playbooks recompute it and refuse a finding whose id does not
+    match. It is short and uses only characters that Step Functions accepts in an execution name.
     """
-    material = "\n".join([detector, *sorted(set(evidence))])
+    material = json.dumps([content.get(name) for name in SEALED_FIELDS], separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
@@ -60,9 +71,13 @@ class Finding(BaseModel):
 
     @classmethod
     def build(cls, *, detector: str, evidence: Iterable[str], **fields: Any) -> Finding:
-        """Create a finding whose id is derived from its detector and evidence."""
-        ordered = tuple(dict.fromkeys(evidence))
-        return cls(id=finding_id(detector, ordered), detector=detector, evidence=ordered, **fields)
+        """Create a finding whose id is sealed over its content (see :func:`finding_id`)."""
+        draft = cls(id="0" * 32, detector=detector, evidence=tuple(dict.fromkeys(evidence)), **fields)
+        return draft.model_copy(update={"id": draft.content_id()})
+
+    def content_id(self) -> str:
+        """The id this finding's content gives; a genuine finding's ``id`` equals it."""
+        return finding_id(self.model_dump(mode="json", include=set(SEALED_FIELDS)))
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

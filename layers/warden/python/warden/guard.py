@@ -1,0 +1,155 @@
+"""Bounds on an event's shape, checked before anything parses, copies or logs it.
+
+Lambda hands a handler whatever JSON arrived; in-process callers (the local runner, tests, the
+fuzz harness) can hand it anything at all. Parsing, Powertools Idempotency's deep copy, logging and
+``json.dumps`` all recurse, so a deeply nested value raises ``RecursionError`` in whichever of them
+meets it first. :func:`refusal` walks the event iteratively (no recursion, stops at the first
+problem, at most about :data:`MAX_EVENT_BYTES` of work) and says why an event is out of bounds;
+:func:`keepable` makes a bounded, JSON-safe copy of anything for the dead-letter queue; :func:`label`
+makes a value safe to log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from itertools import islice
+from typing import Any
+
+MAX_DEPTH = 32
+"""Nesting levels of objects and arrays. The envelope, ``detail`` and ``requestParameters`` take
+three; CloudTrail's deepest request parameters take a dozen more."""
+MAX_EVENT_BYTES = 256 * 1024
+"""EventBridge's limit for one event; CloudTrail events over it are not delivered to EventBridge."""
+MAX_INT_BITS = 64
+"""Wider integers are no AWS value (and past 4,300 digits ``str()`` and ``json.dumps`` refuse them)."""
+
+MAX_KEPT_CHARS = 64 * 1024
+"""What :func:`keepable` keeps of a refused event, in characters of strings and keys."""
+MAX_KEPT_STRING = 4096
+MAX_KEPT_ITEMS = 200
+MAX_LABEL = 256
+
+
+def refusal(event: dict[Any, Any]) -> str | None:
+    """Why ``event`` cannot safely be parsed, copied or logged, or None when it is within bounds.
+
+    Checked: nesting depth, serialized size (approximately: UTF-8 bytes of strings and keys, a few
+    bytes for anything else), JSON types only (objects with string keys, arrays, strings, booleans,
+    null, finite numbers, integers up to 64 bits), and strings that are valid Unicode (a lone
+    surrogate cannot be encoded as UTF-8). The problem is named, never the value.
+    """
+    size = 0
+    todo: list[tuple[Any, int]] = [(event, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH} levels"
+            pairs = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+            for key, item in pairs:
+                key_size, problem = (0, None) if key is None else _key(key)
+                size += key_size + 2
+                if problem or size > MAX_EVENT_BYTES:
+                    return problem or f"larger than {MAX_EVENT_BYTES} bytes"
+                todo.append((item, depth + 1))
+            continue
+        scalar_size, problem = _scalar(value)
+        size += scalar_size
+        if problem or size > MAX_EVENT_BYTES:
+            return problem or f"larger than {MAX_EVENT_BYTES} bytes"
+    return None
+
+
+def _key(key: object) -> tuple[int, str | None]:
+    return _text(key) if isinstance(key, str) else (0, f"an object key of type {type(key).__name__}")
+
+
+def _scalar(value: object) -> tuple[int, str | None]:
+    """The approximate serialized size of a scalar, and what is wrong with it (None: nothing)."""
+    if isinstance(value, str):
+        return _text(value)
+    if value is None or isinstance(value, bool):
+        return 5, None
+    if isinstance(value, int):
+        return 8, None if value.bit_length() <= MAX_INT_BITS else f"an integer wider than {MAX_INT_BITS} bits"
+    if isinstance(value, float):
+        return 8, None if math.isfinite(value) else "a number that is not finite"
+    return 0, f"a value of type {type(value).__name__}, which JSON does not have"
+
+
+def _text(text: str) -> tuple[int, str | None]:
+    if len(text) > MAX_EVENT_BYTES:
+        return len(text), f"larger than {MAX_EVENT_BYTES} bytes"
+    try:
+        return len(text.encode("utf-8")) + 2, None
+    except UnicodeEncodeError:
+        return len(text), "a string that is not valid Unicode (a lone surrogate)"
+
+
+def label(value: object) -> str | None:
+    """``value`` as a short, loggable, UTF-8-safe string: strings only; other types by their name."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    return _safe(value, MAX_LABEL)
+
+
+def _safe(text: str, limit: int) -> str:
+    cut = text if len(text) <= limit else f"{text[:limit]}...<cut: {len(text) - limit} more characters>"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def keepable(value: object) -> Any:
+    """A bounded, JSON-safe copy of anything, built iteratively, for a dead-letter queue.
+
+    Breadth first, so that an event's id, source and detail type are kept before its deep parts.
+    Depth, items per container, string length and the total are cut (each cut is marked); keys
+    become strings, lone surrogates are escaped, other types are named.
+    """
+    root: list[Any] = [None]
+    budget = MAX_KEPT_CHARS
+    todo: deque[tuple[Any, int, Any, Any]] = deque([(value, 1, root, 0)])
+    while todo:
+        item, depth, parent, slot = todo.popleft()
+        if budget <= 0:
+            parent[slot] = "<cut: size>"
+        elif isinstance(item, _CONTAINERS) and depth > MAX_DEPTH:
+            parent[slot] = f"<cut: nested deeper than {MAX_DEPTH} levels>"
+        elif isinstance(item, dict):
+            copied: dict[str, Any] = {}
+            for index, (key, child) in enumerate(islice(item.items(), MAX_KEPT_ITEMS)):
+                name = _safe(key, MAX_KEPT_STRING) if isinstance(key, str) else f"<{type(key).__name__} key {index}>"
+                copied[name] = None
+                todo.append((child, depth + 1, copied, name))
+                budget -= len(name) + 2
+            if len(item) > MAX_KEPT_ITEMS:
+                copied["<cut>"] = f"{len(item) - MAX_KEPT_ITEMS} more entries"
+            parent[slot] = copied
+        elif isinstance(item, _CONTAINERS):
+            listed: list[Any] = [None] * min(len(item), MAX_KEPT_ITEMS)
+            todo.extend((child, depth + 1, listed, index) for index, child in enumerate(islice(item, MAX_KEPT_ITEMS)))
+            if len(item) > MAX_KEPT_ITEMS:
+                listed.append(f"<cut: {len(item) - MAX_KEPT_ITEMS} more items>")
+            parent[slot] = listed
+            budget -= len(listed) + 2
+        else:
+            parent[slot] = _kept_scalar(item)
+            budget -= len(parent[slot]) if isinstance(parent[slot], str) else 8
+    return root[0]
+
+
+def _kept_scalar(value: object) -> Any:
+    if isinstance(value, str):
+        return _safe(value, MAX_KEPT_STRING)
+    if _scalar(value)[1] is None:
+        return value
+    if isinstance(value, int):
+        return f"<int of {value.bit_length()} bits>"
+    if isinstance(value, float):
+        return str(value)
+    return f"<{type(value).__name__}>"

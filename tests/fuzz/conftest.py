@@ -1,0 +1,31 @@
+"""Fuzz fixtures: an embedded moto server for the session and a freshly deployed stack per test module.
+
+A replay (tests/fuzz/test_replay.py) starts its own emulator, which resets moto's in-process backends;
+so stacks are deployed per module, never shared across modules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from warden_local.emulator import Emulator, running_emulator
+from warden_local.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def fuzz_emulator() -> Iterator[Emulator]:
+    with running_emulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(fuzz_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
+    """The template deployed in auto mode, so that playbooks act on what the inputs name."""
+    name = f"fz-{uuid.uuid4().hex[:6]}"
+    workdir: Path = tmp_path_factory.mktemp(name)
+    return LocalStack(fuzz_emulator, ROOT, stack_name=name, parameters={"ResponseMode": "auto"}, workdir=workdir).deploy()
