@@ -105,22 +105,31 @@ def replay(
     FILES are EventBridge events or CloudTrail records: one object, a JSON array, JSON lines, or
     CloudTrail's {"Records": [...]} log files, gzipped or not. Events run in time order. IAM users
     and long-term keys named in the events are recreated in the emulator so that playbooks have
-    something real to act on. Exit status 0 unless some input could not be read (then 2).
+    something real to act on. A file or record that cannot be read, is not valid for Warden's
+    models, exceeds a bound (file 256 MB, event 256 KB, nesting 64) or is dated more than 30 days
+    from the run's median event time is refused and named on stderr with its position and reason.
+    Exit status 0 unless some input was refused (then 2).
     """
     parameters = {"ResponseMode": "auto", **_param_overrides(params)}
     plan = _fault_plan(faults, fault_seed)
     report = run_replay(list(files), parameters=parameters, seed=not no_seed, workdir=workdir, faults=plan)
     _emit(report, as_json)
     for error in report["input_errors"]:
-        click.echo(f"warden replay: skipped {error}", err=True)
+        _echo(f"warden replay: skipped {error}", err=True)
     sys.exit(2 if report["input_errors"] else 0)
 
 
 def _emit(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
+        click.echo(json.dumps(report, indent=2, default=str, ensure_ascii=True))
     else:
-        click.echo(render(report))
+        _echo(render(report))
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    """Print text the terminal cannot encode (a file name that is not UTF-8, say) escaped, never failing on it."""
+    encoding = (sys.stderr if err else sys.stdout).encoding or "utf-8"
+    click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=err)
 
 
 def _section(title: str) -> str:

@@ -234,7 +234,7 @@ def _loads(text: str, limits: ReadLimits, *, whole: bool) -> Any:
         return json.loads(text, parse_int=integer)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if whole else f"column {exc.colno}"
-        raise Refused(f"not JSON: {exc.msg} at {where}") from exc
+        raise Refused(f"not JSON: {exc.msg}: {where}") from exc
     except (RecursionError, ValueError) as exc:  # bounded above; kept so that no parse error escapes
         raise Refused(f"not JSON: {type(exc).__name__}: {exc}") from exc
 
@@ -331,8 +331,12 @@ def _describe(error: ValidationError, *, in_detail: bool) -> str:
     for problem in problems:
         loc = problem["loc"][1:] if in_detail and problem["loc"][:1] == ("detail",) else problem["loc"]
         name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-        message = _TYPE_PROBLEMS.get(problem["type"]) or str(problem["msg"]).removeprefix("Value error, ")
-        described.append(f"{name} {message}")
+        if problem["type"] in _TYPE_PROBLEMS:
+            described.append(f"{name} {_TYPE_PROBLEMS[problem['type']]}")
+        elif problem["type"] == "value_error":  # the models' own validators say what is expected
+            described.append(f"{name} {str(problem['msg']).removeprefix('Value error, ')}")
+        else:
+            described.append(f"{name}: {problem['msg']}")
     shown = "; ".join(described[:5])
     return shown + (f"; and {len(described) - 5} more" if len(described) > 5 else "")
 

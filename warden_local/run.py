@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from warden_local.emulator import running_emulator
 from warden_local.faults import FaultPlan
-from warden_local.readers import read_events
+from warden_local.readers import is_access_key_id, is_iam_user_name, read_events
 from warden_local.stack import LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,7 @@ class Victim:
 
     keys: dict[str, str] = field(default_factory=dict)  # key id in the events -> key id in moto
     users: dict[str, str] = field(default_factory=dict)  # key id in the events -> user name
+    not_recreated: list[str] = field(default_factory=list)  # "WHERE: what IAM refused, and why"
 
     def rewrite(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         text = json.dumps(events)
@@ -67,27 +69,69 @@ class Victim:
 
 
 def seed_victim(stack: LocalStack, users: Iterable[Mapping[str, Any]], roles: Iterable[str] = ()) -> Victim:
+    """Create the users, their keys and the roles; what IAM refuses is named in ``not_recreated``, not raised.
+
+    A user's ``named_in`` (and ``keys_named_in``) say where the events named it, for those messages.
+    """
     iam, victim = stack.client("iam"), Victim()
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
     for role in roles:
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
     for user in users:
-        iam.create_user(UserName=user["name"], Path=user.get("path", "/"))
+        name, where = user["name"], user.get("named_in", "scenario")
+        try:
+            iam.create_user(UserName=name, Path=user.get("path", "/"))
+        except (BotoCoreError, ClientError) as exc:
+            victim.not_recreated.append(f"{where}: user {name} not recreated: {_aws_error(exc)}")
+            continue
         for original in user.get("access_keys", []):
-            real = iam.create_access_key(UserName=user["name"])["AccessKey"]["AccessKeyId"]
-            victim.keys[original], victim.users[original] = real, user["name"]
+            try:
+                real = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+            except (BotoCoreError, ClientError) as exc:  # IAM allows two keys per user
+                key_where = user.get("keys_named_in", {}).get(original, where)
+                victim.not_recreated.append(
+                    f"{key_where}: access key {original} of user {name} not recreated: {_aws_error(exc)}"
+                )
+                continue
+            victim.keys[original], victim.users[original] = real, name
     return victim
 
 
-def users_in_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """IAM users and their long-term keys named in CloudTrail events, to recreate them in the emulator."""
+def _aws_error(exc: BotoCoreError | ClientError) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', '')}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def users_in_events(events: Sequence[Mapping[str, Any]], origins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """IAM users and their long-term keys named in CloudTrail events, to recreate them in the emulator.
+
+    Only names and key ids that IAM could have issued are taken. ``origins`` (where each event was
+    read) gives each user's ``named_in`` and each key's ``keys_named_in``; without it, ``"event N"``.
+    """
     keys: dict[str, set[str]] = {}
-    for event in events:
-        identity = (event.get("detail") or {}).get("userIdentity") or {}
-        key, name = identity.get("accessKeyId") or "", identity.get("userName")
-        if identity.get("type") == "IAMUser" and name and key.startswith("AKIA"):
+    named_in: dict[str, str] = {}
+    for n, event in enumerate(events):
+        detail = event.get("detail")
+        identity = detail.get("userIdentity") if isinstance(detail, Mapping) else None
+        if not isinstance(identity, Mapping) or identity.get("type") != "IAMUser":
+            continue
+        name, key = identity.get("userName"), identity.get("accessKeyId")
+        if is_iam_user_name(name) and is_access_key_id(key) and key.startswith("AKIA"):
             keys.setdefault(name, set()).add(key)
-    return [{"name": name, "access_keys": sorted(found)} for name, found in sorted(keys.items())]
+            where = origins[n] if n < len(origins) else f"event {n}"
+            named_in.setdefault(name, where)
+            named_in.setdefault(key, where)
+    return [
+        {
+            "name": name,
+            "access_keys": sorted(found),
+            "named_in": named_in[name],
+            "keys_named_in": {key: named_in[key] for key in sorted(found)},
+        }
+        for name, found in sorted(keys.items())
+    ]
 
 
 def key_states(stack: LocalStack, victim: Victim) -> list[dict[str, str]]:
@@ -174,6 +218,23 @@ def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
     return kept
 
 
+def _send(stack: LocalStack, events: list[dict[str, Any]], origins: Sequence[str]) -> tuple[int, list[str]]:
+    """Send events one at a time: (how many no rule of the template routes, the events the local stack failed on).
+
+    The reader hands over only valid events; should the local stack still fail on one, the event
+    is named and the run goes on.
+    """
+    not_routed, failed = 0, []
+    for n, event in enumerate(events):
+        try:
+            not_routed += not any(route.bus == "default" and route.accepts(event) for route in stack.routes)
+            stack.send([event])
+        except Exception as exc:  # the local stack failed, not the input: say so and keep going
+            where = origins[n] if n < len(origins) else f"event {n}"
+            failed.append(f"{where}: the local stack failed on this event: {type(exc).__name__}: {exc}")
+    return not_routed, failed
+
+
 def run_events(
     events: list[dict[str, Any]],
     *,
@@ -184,6 +245,7 @@ def run_events(
     attacker_keys: list[str] | None = None,
     untouched_keys: list[str] = (),  # type: ignore[assignment]
     input_errors: list[str] | None = None,
+    origins: Sequence[str] = (),
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
     faults: FaultPlan | None = None,
@@ -191,14 +253,16 @@ def run_events(
     """Deploy the stack locally, seed the victim, send the events, and report what happened.
 
     ``attacker_keys`` (as named in the events) decides ``contained`` for a scenario: all of them
-    must read back Inactive. Without it (replay), every finding that has a playbook must read back
-    as contained.
+    must read back Inactive. Without it (replay), at least one finding must have needed containment
+    (its playbook is deployed) and every such finding must read back as contained: a run with
+    nothing to contain is not "contained". ``origins`` (where each event was read) names events in
+    ``input_errors``; users IAM refused to recreate are added there too.
     """
     started = time.monotonic()
     with running_emulator(faults=faults) as emulator:
         stack = LocalStack(emulator, root, parameters=parameters, workdir=workdir).deploy()
         victim = seed_victim(stack, users, roles)
-        stack.send(victim.rewrite(events))
+        not_routed, undelivered = _send(stack, victim.rewrite(events), origins)
         stack.settle()
         keys = key_states(stack, victim)
         findings = stack.findings
@@ -209,12 +273,15 @@ def run_events(
             )
             contained = contained and attacker <= {k["access_key_id"] for k in keys}
         else:
-            contained = all(_finding_contained(f, keys) for f in findings if f.get("playbook"))
+            deployed = set(stack.state_machines.values())
+            needing = [f for f in findings if f.get("playbook") in deployed]
+            contained = bool(needing) and all(_finding_contained(f, keys) for f in needing)
         collateral = [k for k in keys if k["as_in_events"] in set(untouched_keys) and k["status"] != "Active"]
         report = {
             "scenario": name,
             "events_in": len(events),
-            "input_errors": list(input_errors or []),
+            "events_not_routed": not_routed,
+            "input_errors": [*(input_errors or []), *victim.not_recreated, *undelivered],
             "findings": findings,
             "executions": _executions(stack),
             "notifications": stack.notifications(),
@@ -266,8 +333,9 @@ def run_replay(
         read.events,
         name="replay",
         parameters=parameters,
-        users=users_in_events(read.events) if seed else [],
+        users=users_in_events(read.events, read.origins) if seed else [],
         input_errors=read.errors,
+        origins=read.origins,
         root=root,
         workdir=workdir,
         faults=faults,

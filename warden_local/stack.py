@@ -30,6 +30,7 @@ from moto.events.utils import EventTemplateParser
 
 from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local import lambda_tasks
+from warden_local.moto_fidelity import atomic_conditional_writes
 from warden_local.emulator import ACCOUNT_ID, Emulator
 from warden_local.template import Resolver, load_template, parameter_values
 
@@ -184,6 +185,7 @@ class LocalStack:
         return self._clients[service]
 
     def deploy(self) -> LocalStack:
+        atomic_conditional_writes()
         resources = {
             logical: spec
             for logical, spec in self.template["Resources"].items()

@@ -2,18 +2,20 @@
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from warden import clock
 from warden.config import DetectorConfig
 from warden.models import Family
 from warden.observability import logger, metrics, tracer
 from warden.runtime import detection_service
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+# No correlation_id_path: the service sets the correlation id from the event id once it is safe to log
+# (Powertools would log whatever the id field holds; a deeply nested one raises inside logging).
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     service = detection_service(DetectorConfig.from_environ(), Family.BEDROCK_USAGE)
-    return service.handle(event, context).model_dump(mode="json")
+    return service.handle(event, context, now=clock.now()).model_dump(mode="json")

@@ -18,10 +18,11 @@ GET_CALLER_IDENTITY = load_json("sequences/llmjacking__positive__logging_check_l
 
 
 def _with_key(record: dict[str, Any], key: str, n: int) -> dict[str, Any]:
-    """The record as if signed by another key of the same user, a few minutes later."""
+    """The record as if signed by key ``key`` of the user ci-deployer, a few minutes later."""
+    identity = {"arn": "arn:aws:iam::123456789012:user/ci-deployer", "userName": "ci-deployer", "accessKeyId": key}
     return {
         **record,
-        "userIdentity": {**record["userIdentity"], "accessKeyId": key},
+        "userIdentity": {**record["userIdentity"], **identity},
         "eventID": f"{record['eventID'][:-2]}{n:02d}",
         "eventTime": f"2026-11-21T03:{20 + n}:00Z",
     }
@@ -80,8 +81,8 @@ def test_replay_of_the_stratus_capture_finds_the_assumed_role_session(corpus: Pa
     assert finding["severity"] == "HIGH"
     assert finding["family"] == "bedrock-usage"
     assert finding["playbook"] == "revoke-role-sessions"
-    assert report["executions"] == [], "revoke-role-sessions is not deployed yet"
-    assert report["contained"] is False
+    assert all(e["playbook"] != "revoke-role-sessions" for e in report["executions"]), "not deployed yet"
+    assert report["contained"] is False, "no deployed playbook could contain it"
 
 
 def test_replay_keeps_going_past_every_malformed_sample_and_names_each(tmp_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_replay_keeps_going_past_every_malformed_sample_and_names_each(tmp_path:
     not_recreated = [e for e in report["input_errors"] if e.startswith(str(rotated))]
     assert len(not_recreated) == 1
     assert not_recreated[0].startswith(
-        f"{rotated}[2]: access key AKIAEXAMPLEROTATED02 of user ml-batch-svc not recreated: LimitExceeded"
+        f"{rotated}[2]: access key AKIAEXAMPLEROTATED02 of user ci-deployer not recreated: LimitExceeded"
     )
     assert len(report["findings"]) == 1
     assert report["contained"] is True, "the recreated user's key was deactivated"

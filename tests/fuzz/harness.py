@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from click.testing import CliRunner
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from pydantic import ValidationError
 
 import tests.fakes
@@ -73,7 +73,7 @@ def budget(slice_cases: int, fuzz_cases: int) -> settings:
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        print_blob=FUZZ,
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: tests/fuzz/test_found.py holds minimal inputs
     )
 
 
@@ -154,6 +154,8 @@ def _save(target: str, outcome: Outcome, case: Any) -> Path:
     if isinstance(case, EventFile):
         stem.with_name(f"{stem.name}-{case.name}").write_bytes(case.data)
         case = repr(case)
+    if is_dataclass(case) and not isinstance(case, type):
+        case = asdict(case)
     report = {"target": target, "verdict": outcome.verdict, "reason": outcome.reason, "detail": outcome.detail}
     try:
         text = json.dumps({**report, "input": case}, default=repr)
@@ -348,6 +350,14 @@ def drain_queues(stack: LocalStack) -> dict[str, list[Any]]:
     return found
 
 
+def _error_type(stack: LocalStack, request_id: str) -> str:
+    """The exception type of a failed invocation, from the stack's timeline ("... failed: Type: message")."""
+    for step in reversed(stack.timeline):
+        if step.kind == "error" and request_id in step.text and " failed: " in step.text:
+            return step.text.split(" failed: ", 1)[1].split(":", 1)[0]
+    return "an exception"
+
+
 def _queue_logical(stack: LocalStack, url: str | None) -> str | None:
     return next((logical for logical, queue in stack.queues.items() if queue == url), None)
 
@@ -366,7 +376,7 @@ def check_on_stack(stack: LocalStack, fn: FunctionSpec, event: Any) -> Outcome:
     kept = drain_queues(stack)
     invocation = stack.invocations[before] if len(stack.invocations) > before else {}
     if "error" in invocation:
-        error = str(invocation["error"]).split("(", 1)[0]
+        error = _error_type(stack, str(invocation.get("request_id")))
         destination = _queue_logical(stack, fn.on_failure_queue)
         if destination and any(isinstance(body, dict) and "requestPayload" in body for body in kept.get(destination, [])):
             return refused(f"failed ({error}), in the failure destination {destination}")

@@ -451,9 +451,12 @@ class EventFile:
     data: bytes
     items: int | None
 
-    def __repr__(self) -> str:  # hypothesis prints failing examples: keep them readable
+    def __repr__(self) -> str:  # failing examples are printed: keep them readable
         head = self.data[:120]
         return f"EventFile(name={self.name!r}, items={self.items}, {len(self.data)} bytes, starts {head!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how hypothesis prints an example
+        printer.text(repr(self))
 
 
 def _items(limits: Limits) -> st.SearchStrategy[Any]:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from tests.conftest import load_json
+from warden import clock
 from warden.adapters.dynamodb_state import DynamoDBStateStore
 from warden.adapters.eventbridge import EventBridgeFindingPublisher
 from warden.errors import PublishError, StateConflictError
 from warden_local.stack import LocalStack
 
 DETECTOR = "BedrockUsageDetectorFunction"
+
+
+def _arrival(event: dict[str, Any]) -> datetime:
+    """When EventBridge received a sample event (its envelope time): the clock a replay runs at."""
+    return datetime.fromisoformat(event["time"])
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +74,10 @@ def test_a_redelivered_event_is_processed_once(stack: LocalStack) -> None:
         return len(stack.client("dynamodb").scan(TableName=table)["Items"])
 
     before = records()
-    first = stack.invoke(function, event)
-    after_first = records()
-    second = stack.invoke(function, event)
+    with clock.frozen(_arrival(event)):
+        first = stack.invoke(function, event)
+        after_first = records()
+        second = stack.invoke(function, event)
 
     assert first["status"] == "processed"
     assert second == first
@@ -78,7 +87,8 @@ def test_a_redelivered_event_is_processed_once(stack: LocalStack) -> None:
 
 def test_the_attack_sequence_publishes_one_finding_to_the_stacks_bus(stack: LocalStack) -> None:
     for event in load_json("sequences/llmjacking__positive__logging_check_long_term_key.json"):
-        stack.route("default", event)
+        with clock.frozen(_arrival(event)):
+            stack.route("default", event)
     stack.settle()
 
     (finding,) = [
@@ -116,3 +126,81 @@ def test_publisher_fails_loudly_when_eventbridge_refuses(stack: LocalStack) -> N
     (finding,) = run(load_json("sequences/llmjacking__positive__logging_check_long_term_key.json"))
     with pytest.raises(PublishError, match="InternalFailure"):
         EventBridgeFindingPublisher(Refusing(), "bus").publish([finding])  # type: ignore[arg-type]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _sample(**detail: Any) -> dict[str, Any]:
+    event: dict[str, Any] = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    event["detail"].update(detail)
+    return event
+
+
+SHAPES = {
+    "none": None,
+    "a-list": [load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")],
+    "a-string": "AWS API Call via CloudTrail",
+    "nested-500-in-requestParameters": _sample(requestParameters={"modelId": "m", "x": _nested(500)}),
+    "a-deeply-nested-id": {**load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json"), "id": _nested(2000)},
+    "a-lone-surrogate-in-the-id": {**load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json"), "id": "\ud800"},
+    "a-300kb-user-agent": _sample(userAgent="x" * 300_000),
+}
+
+
+@pytest.mark.parametrize("event", SHAPES.values(), ids=SHAPES.keys())
+def test_the_handler_keeps_any_shape_of_input_without_failing(stack: LocalStack, event: Any) -> None:
+    before = len(stack.queue_messages("DetectorDLQ"))
+
+    result = stack.invoke(stack.functions[DETECTOR], event)
+
+    assert result is not None, "the invocation failed: Lambda would retry input that can never succeed"
+    assert result["status"] == "rejected"
+    kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")][before:]
+    assert [k["reason"] for k in kept] == ["malformed-event"]
+    log = (stack.workdir / "logs" / f"{DETECTOR}.log").read_text().splitlines()
+    assert json.loads(log[-2])["message"] == "malformed event kept in the dead-letter queue", "logged, not lost"
+
+
+def test_an_event_dated_2099_is_refused_by_the_real_clock_and_kept(stack: LocalStack) -> None:
+    event = _sample(eventTime="2099-01-01T00:00:00Z", eventID="from-the-future")
+
+    result = stack.invoke(stack.functions[DETECTOR], event)
+
+    assert result["status"] == "rejected"
+    kept = [m["body"] for m in stack.queue_messages("DetectorDLQ")]
+    assert any(k.get("reason") == "event-time-out-of-range" and k["event"] == event for k in kept)
+
+
+def test_sixty_7kb_user_agents_cannot_push_the_state_past_dynamodbs_item_limit(stack: LocalStack) -> None:
+    """Against moto's DynamoDB, which refuses items over 400 KB as DynamoDB does."""
+    names = ["ListFoundationModels", "GetFoundationModel", "ListInferenceProfiles", "GetFoundationModelAvailability"]
+    base = load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")
+    base["detail"]["userIdentity"]["arn"] = "arn:aws:iam::123456789012:user/user-agent-flood"
+    events = []
+    for n in range(61):
+        event = copy.deepcopy(base)
+        event["id"] = f"eb-flood-{n}"
+        event["detail"].update(
+            eventID=f"flood-{n}",
+            eventName=names[n % 4] if n < 60 else "InvokeModel",
+            eventTime=f"2026-11-20T13:{n // 3:02d}:{(n % 3) * 20:02d}Z",
+            userAgent="\u00e9" * 7000 + str(n),
+        )
+        events.append(event)
+    function = stack.functions[DETECTOR]
+
+    with clock.frozen(datetime(2026, 11, 20, 13, 30, tzinfo=UTC)):
+        results = [stack.invoke(function, event) for event in events]
+
+    assert [r["status"] for r in results if r is not None] == ["processed"] * 61
+    assert len(results[-1]["findings"]) == 1, "the invocation raised the finding"
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.ref("DetectorStateTable"),
+        Key={"pk": {"S": "llmjacking-sequence#arn:aws:iam::123456789012:user/user-agent-flood"}},
+    )["Item"]
+    assert len(item["state"]["S"]) <= 100_000

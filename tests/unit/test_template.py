@@ -172,8 +172,13 @@ def test_every_rule_target_retries_and_keeps_what_it_cannot_deliver(name: str, t
 
 @pytest.mark.parametrize("logical", list(FUNCTIONS))
 def test_every_function_has_a_failure_destination_and_a_log_group_with_retention(logical: str) -> None:
+    """Asynchronously invoked functions keep what fails; a Task's function answers its state machine's Catch."""
     props = FUNCTIONS[logical]["Properties"]
-    assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    if props.get("Events"):
+        assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    else:
+        assert "EventInvokeConfig" not in props, "a synchronous function has no asynchronous retries"
+        assert any(f"{logical}.Arn" in json.dumps(d) or logical in json.dumps(d) for d in _substitutions())
     group = RESOURCES[props["LoggingConfig"]["LogGroup"]["Ref"]]
     assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
 
@@ -189,12 +194,74 @@ def test_deploys_in_dry_run_unless_told_otherwise() -> None:
 
 
 def test_the_stacks_own_roles_are_protected_and_ignored() -> None:
-    substitutions = STATE_MACHINES["ContainAccessKeyStateMachine"]["Properties"]["DefinitionSubstitutions"]
-    protected = json.dumps(substitutions["ProtectedPrincipals"])
-    assert "BedrockUsageDetectorFunctionRole" in protected
+    policy = FUNCTIONS["ResponsePolicyFunction"]["Properties"]["Environment"]["Variables"]
+    protected = json.dumps(policy["WARDEN_PROTECTED_PRINCIPALS"])
+    assert '{"Ref": "ProtectedPrincipals"}' in protected
     own = json.dumps(FUNCTIONS["BedrockUsageDetectorFunction"]["Properties"]["Environment"]["Variables"])
     for logical in [*FUNCTIONS, *STATE_MACHINES]:
         assert f"{logical}Role" in own, f"{logical}'s calls would reach the detectors"
+        assert f"{logical}Role" in protected, f"a finding could make Warden contain its own {logical}"
+
+
+def _substitutions() -> list[dict[str, Any]]:
+    return [spec["Properties"].get("DefinitionSubstitutions", {}) for spec in STATE_MACHINES.values()]
+
+
+def _principal_condition(statement: dict[str, Any]) -> str:
+    return json.dumps(statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+
+
+def test_only_wardens_detector_and_named_publishers_may_put_findings() -> None:
+    policy = RESOURCES["FindingsBusPolicy"]["Properties"]
+    statement = policy["Statement"]
+    assert policy["EventBusName"] == {"Ref": "FindingsBus"}
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "events:PutEvents")
+    allowed = _principal_condition(statement)
+    assert "BedrockUsageDetectorFunctionRole" in allowed and "FindingPublishers" in allowed
+    assert "StateMachineRole" not in allowed, "playbooks read findings; they never publish them"
+
+
+def test_only_wardens_state_machines_may_publish_notifications() -> None:
+    (statement,) = RESOURCES["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish")
+    allowed = _principal_condition(statement)
+    assert sorted(re.findall(r"(\w+)Role", allowed)) == sorted(STATE_MACHINES)
+
+
+def test_findings_no_deployed_playbook_answers_go_to_notify_only() -> None:
+    routes = {
+        logical: spec["Properties"]["Events"]["FindingRoute"]["Properties"]["Pattern"]
+        for logical, spec in STATE_MACHINES.items()
+        if "FindingRoute" in spec["Properties"].get("Events", {})
+    }
+    named = {pattern["detail"]["playbook"][0] for pattern in routes.values() if "detail" in pattern}
+    catch_all = routes["NotifyOnlyStateMachine"]["$or"]
+    assert catch_all[0] == {"detail": {"playbook": [None]}}
+    assert catch_all[1] == {"detail": {"playbook": [{"anything-but": sorted(named)}]}}, "each finding: one route"
+    assert "FindingNotificationRule" not in RESOURCES, "a direct finding-to-SNS rule would alert once per delivery"
+
+
+def test_every_failure_has_an_alarm_that_does_not_need_the_notification_topic() -> None:
+    alarms = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = json.dumps(alarms)
+    for logical in STATE_MACHINES:
+        assert f'"Ref": "{logical}"' in watched, f"no alarm on failed {logical} executions"
+    for logical in FUNCTIONS:
+        assert f'"Ref": "{logical}"' in watched, f"no alarm on {logical} errors"
+    for queue in ("DetectorDLQ", "EventDeliveryDLQ"):
+        assert f'["{queue}", "QueueName"]' in watched, f"no alarm on {queue} depth"
+    for props in alarms.values():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    heartbeat = alarms["DetectorHeartbeatAlarm"]
+    assert (heartbeat["MetricName"], heartbeat["TreatMissingData"]) == ("Invocations", "breaching")
+    assert "NotificationFailuresAlarm" in alarms and "DetectorThrottlesAlarm" in alarms
+
+
+def test_protected_principals_are_denied_with_any_path_in_iam_too() -> None:
+    deny = STATE_MACHINES["ContainAccessKeyStateMachine"]["Properties"]["Policies"][1]["Fn::If"][1]["Statement"][0]
+    assert deny["Effect"] == "Deny"
+    resources = json.dumps(deny["Resource"])
+    assert '"user/*/"' in resources and '["user/", {"Ref": "ProtectedPrincipals"}]' in resources
 
 
 def test_no_policy_grants_a_wildcard_resource_except_log_delivery() -> None:
@@ -215,6 +282,7 @@ def test_parameters_are_checked_as_cloudformation_checks_them() -> None:
 
 
 IAM_PREFIX = {"sfn": "states"}  # the SDK's service name where IAM's action prefix differs
+IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}  # optimized integrations whose action is named otherwise
 
 
 @pytest.mark.parametrize(("logical", "definition", "path"), list(_definitions()), ids=lambda v: str(v)[:40])
@@ -236,6 +304,7 @@ def test_the_state_machine_role_allows_every_call_its_tasks_make(
             continue
         service, api = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:").split(":", 1)
         action = f"{IAM_PREFIX.get(service, service)}:{api[0].upper()}{api[1:]}"
+        action = IAM_ACTION.get(action, action)
         assert action in allowed, f"{logical}.{name} calls {action}, which its role does not allow"
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from warden.config import ResponseConfig
 from warden.models import Finding, Severity
@@ -44,6 +44,8 @@ class ContainmentCheck(BaseModel):
 
 
 PolicyRequest = Annotated[FindingCheck | ContainmentCheck, Field(discriminator="check")]
+REQUESTS: TypeAdapter[FindingCheck | ContainmentCheck] = TypeAdapter(PolicyRequest)
+"""Validates what a playbook sends: ``REQUESTS.validate_python(event)``."""
 
 
 class Triage(BaseModel):
@@ -67,7 +69,7 @@ class Decision(BaseModel):
 
 
 def _timestamp(moment: datetime) -> str:
-    """Second-resolution UTC time: compares correctly, as a string, with any finer ISO 8601 form."""
+    """Second-resolution UTC time in one fixed-width form, so that two of them compare correctly as text."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
