@@ -192,6 +192,10 @@ def render(report: dict[str, Any]) -> str:
     if report["dead_letters"]:
         out.append(_section(f"Kept in dead-letter queues ({len(report['dead_letters'])})"))
         out += [f"  {d['queue']}: {d['reason']}: {d['error']}" for d in report["dead_letters"]]
+    alarmed = sorted(logical for logical, state in report.get("alarms", {}).items() if state == "ALARM")
+    if alarmed:
+        out.append(_section(f"CloudWatch alarms in ALARM ({len(alarmed)})"))
+        out += [click.style(f"  {logical}", fg="red") for logical in alarmed]
     out += _faults_section(report.get("faults"))
     verdict = "CONTAINED" if report["contained"] else "NOT CONTAINED"
     if report["collateral_damage"]:

@@ -24,13 +24,13 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import accumulate
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
+from warden.guard import refusal
 from warden.models.cloudtrail import CloudTrailEvent
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -52,7 +52,8 @@ class ReadLimits:
     event_bytes: int = 256 * 1024
     """Largest event, as UTF-8 JSON: what EventBridge's PutEvents accepts for one entry."""
     depth: int = 64
-    """Deepest nesting of arrays and objects; CloudTrail records nest a dozen levels at most."""
+    """Deepest nesting of arrays and objects in a file, checked before parsing; each event is then held
+    to the detector's own bounds (``warden.guard``: 32 levels from its envelope, 64-bit integers)."""
     int_digits: int = 20
     """Widest integer: any 64-bit value fits, and Python's 4,300-digit conversion limit is never reached."""
     days_from_median: int = 30
@@ -144,11 +145,11 @@ def to_eventbridge(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def is_iam_user_name(value: Any) -> bool:
+def is_iam_user_name(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and IAM_USER_NAME.fullmatch(value) is not None
 
 
-def is_access_key_id(value: Any) -> bool:
+def is_access_key_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and ACCESS_KEY_ID.fullmatch(value) is not None
 
 
@@ -199,6 +200,8 @@ def _documents(path: Path, text: str, limits: ReadLimits) -> list[tuple[str, Any
         return [(str(path), _loads(text, limits, whole=True))]
     except Refused as whole:
         lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip(" \t\r")]
+        if len(lines) < 2:
+            raise UnreadableInput(f"{path}: {whole}") from whole
         documents: list[tuple[str, Any]] = []
         for number, line in lines:
             try:
@@ -206,24 +209,34 @@ def _documents(path: Path, text: str, limits: ReadLimits) -> list[tuple[str, Any
             except Refused as exc:
                 documents.append((f"{path}:{number}", exc))
         parsed = sum(not isinstance(value, Refused) for _, value in documents)
-        if len(lines) < 2 or parsed * 2 < len(lines):
+        if parsed * 2 < len(lines):
             raise UnreadableInput(f"{path}: {whole}") from whole
         return documents
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_AS_PARENTHESES = str.maketrans("[{]}", "(())")
 
 
-def _depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON text, counted without parsing and without recursion."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+def _too_deep(text: str, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` in JSON text, decided without parsing or recursion.
+
+    Strings are set aside, brackets kept. Each pass deletes the innermost pairs, so a pair left
+    after ``limit`` passes encloses more than ``limit`` levels; so do more than ``limit`` brackets
+    never closed (a truncated file).
+    """
+    nesting = _NOT_BRACKET.sub("", _STRING.sub("", text)).translate(_AS_PARENTHESES)
+    for _ in range(limit):
+        inner_removed = nesting.replace("()", "")
+        if len(inner_removed) == len(nesting):
+            break
+        nesting = inner_removed
+    return "()" in nesting or nesting.count("(") > limit
 
 
 def _loads(text: str, limits: ReadLimits, *, whole: bool) -> Any:
-    if _depth(text) > limits.depth:
+    if _too_deep(text, limits.depth):
         raise Refused(f"nested deeper than {limits.depth} levels")
 
     def integer(digits: str) -> int | _WideInteger:
@@ -268,6 +281,8 @@ def _read(where: str, item: Any, limits: ReadLimits) -> _Read:
     size = _encoded_size(event, limits)
     if size > limits.event_bytes:
         raise Refused(f"event of {size} bytes, more than the {limits.event_bytes} bytes EventBridge accepts")
+    if problem := refusal(event):  # the detector's own bounds (nesting, integer width), so it is refused here
+        raise Refused(problem)
     moment, time_field = _validated_time(event, from_record)
     return _Read(where, event, moment, time_field)
 
@@ -289,7 +304,11 @@ def _encoded_size(event: dict[str, Any], limits: ReadLimits) -> int:
 
 
 def _validated_time(event: dict[str, Any], from_record: bool) -> tuple[datetime, str]:
-    """Validate with the library's models; the event's time and the name of the field it came from."""
+    """Validate with the library's models; the event's time and the name of the field it came from.
+
+    The envelope ``time`` (when the event reached EventBridge) must carry a time zone: the local
+    runner replays each event at that time.
+    """
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE:
         try:
             envelope = EventBridgeModel.model_validate(event)
@@ -299,9 +318,12 @@ def _validated_time(event: dict[str, Any], from_record: bool) -> tuple[datetime,
             raise Refused("time has no time zone")
         return envelope.time, "time"
     try:
-        record = CloudTrailEvent.model_validate(event).detail
+        parsed = CloudTrailEvent.model_validate(event)
     except ValidationError as exc:
         raise Refused(_describe(exc, in_detail=from_record)) from exc
+    if parsed.time.tzinfo is None:
+        raise Refused("time has no time zone")
+    record = parsed.detail
     identity, prefix = record.user_identity, "" if from_record else "detail."
     if identity.type == "IAMUser" and identity.user_name is not None and not is_iam_user_name(identity.user_name):
         raise Refused(f"{prefix}userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)")
@@ -373,4 +395,3 @@ def _near_the_median(read: list[_Read], limits: ReadLimits, errors: list[str]) -
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-

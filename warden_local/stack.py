@@ -30,6 +30,7 @@ from moto.events.utils import EventTemplateParser
 
 from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local import lambda_tasks
+from warden_local.cloudwatch import LocalCloudWatch
 from warden_local.moto_fidelity import atomic_conditional_writes
 from warden_local.emulator import ACCOUNT_ID, Emulator
 from warden_local.template import Resolver, load_template, parameter_values
@@ -176,6 +177,7 @@ class LocalStack:
         self._modules: dict[str, ModuleType] = {}
         self._started = time.monotonic()
         self._clients: dict[str, Any] = {}
+        self.cloudwatch = LocalCloudWatch(self.client("cloudwatch"))  # AWS-vended metrics, alarm evaluation
 
     # ------------------------------------------------------------------ deployment
 
@@ -443,6 +445,7 @@ class LocalStack:
                 self.client("sqs").send_message(QueueUrl=target.ref, MessageBody=json.dumps(payload))
         except Exception as exc:  # what EventBridge does once retries are spent: keep it in the rule's DLQ
             self._note("error", f"rule {route.rule} could not deliver to {target.ref}: {exc}")
+            self.cloudwatch.delivery_failed(self._physical(route.rule.replace(".", "")))
             if target.dead_letter_queue is None:
                 raise
             self.client("sqs").send_message(
@@ -524,7 +527,8 @@ class LocalStack:
             log_stream_name="local",
             deadline=time.monotonic() + fn.timeout,
         )
-        return handler(event, context)
+        with self.cloudwatch.invocation(fn.name, self.workdir / "logs" / f"{fn.logical_id}.log"):
+            return handler(event, context)
 
     def _handler_module(self, fn: FunctionSpec) -> ModuleType:
         if fn.logical_id not in self._modules:
@@ -636,6 +640,7 @@ class LocalStack:
             + (f" error {execution.error}" if execution.error else ""),
             {"execution": execution.arn, "states": execution.states},
         )
+        self.cloudwatch.execution_ended(described["stateMachineArn"], execution.status)
         if execution.status in {"FAILED", "TIMED_OUT", "ABORTED"}:
             self.route("default", self._status_change_event(execution, described))
 
@@ -699,6 +704,12 @@ class LocalStack:
                 seen.add(message["MessageId"])
                 attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
                 found.append({"body": json.loads(message["Body"]), "attributes": attributes})
+
+    def alarm_states(self) -> dict[str, str]:
+        """Evaluate the template's alarms now (logical id -> OK | ALARM | INSUFFICIENT_DATA), as set in the emulator."""
+        queues = {self.resolver.attributes[logical]["QueueName"]: url for logical, url in self.queues.items()}
+        self.cloudwatch.sample_queues(queues, self.client("sqs"))
+        return self.cloudwatch.evaluate(self.alarms)
 
     def ref(self, logical: str) -> str:
         return self.resolver.refs[logical]

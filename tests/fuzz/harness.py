@@ -14,6 +14,7 @@ The same checks serve the deterministic slice that ``pytest`` runs and the full 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import threading
@@ -24,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +37,7 @@ from pydantic import ValidationError
 
 import tests.fakes
 import warden.runtime
+from warden import clock
 from tests.conftest import ROOT
 from tests.fuzz.strategies import PLAYBOOK_ARN, SEEDED_KEY, SEEDED_USER, EventFile, StateMachineInput
 from warden.detectors import REGISTRY
@@ -57,6 +59,7 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 EVENTBRIDGE_ENTRY_MAX_BYTES = 256 * 1024
 SETTLE_SECONDS = 30.0
+SAMPLE_ARRIVAL = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 CANARIES = ("SECRET-PROMPT-CANARY", "SECRET-COMPLETION-CANARY")
 
 
@@ -175,13 +178,23 @@ def settle(target: str, outcomes: Sequence[Outcome], case: Any) -> None:
         assert not bad, f"{target}: {bad[0].verdict}: {bad[0].reason}\n{bad[0].detail}"
 
 
-def _on_fresh_stack(call: Callable[[], Any]) -> Any:
-    """Run ``call`` in its own thread: Lambda calls a handler a few frames deep, not under pytest and hypothesis."""
+def _on_fresh_stack(call: Callable[[], Any], *, arrival: datetime | None = None) -> Any:
+    """Run ``call`` in its own thread: Lambda calls a handler a few frames deep, not under pytest and hypothesis.
+
+    With ``arrival``, the Warden clock reads that time meanwhile (when EventBridge delivered the event).
+    """
     box: dict[str, Any] = {}
+    context = contextvars.copy_context()
+
+    def frozen_call() -> Any:
+        if arrival is None:
+            return call()
+        with clock.frozen(arrival):
+            return call()
 
     def run() -> None:
         try:
-            box["value"] = call()
+            box["value"] = context.run(frozen_call)
         except BaseException as exc:  # handed back to the caller's thread as it is
             box["error"] = exc
 
@@ -191,6 +204,22 @@ def _on_fresh_stack(call: Callable[[], Any]) -> Any:
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def arrival(event: Any) -> datetime:
+    """When EventBridge delivered an event: its envelope time if that is in the samples' days, else during them.
+
+    The samples were captured in November 2026; an event dated elsewhere (a damaged or forged time) arrives
+    then all the same, as it would in real life.
+    """
+    stamp = event.get("time") if isinstance(event, dict) else None
+    try:
+        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        moment = None
+    if moment is not None and moment.tzinfo is not None and abs(moment - SAMPLE_ARRIVAL) < timedelta(days=3):
+        return moment
+    return SAMPLE_ARRIVAL
 
 
 # ----------------------------------------------------------------------------------------- readers
@@ -314,7 +343,7 @@ def check_in_memory(stack: LocalStack, fn: FunctionSpec, events: Sequence[Any]) 
             started = time.monotonic()
             try:
                 with stack._function_environment(fn):
-                    result = _on_fresh_stack(lambda event=event: handler(event, _context(fn)))
+                    result = _on_fresh_stack(lambda event=event: handler(event, _context(fn)), arrival=arrival(event))
             except Exception as exc:
                 outcomes.append(crashed(exc))
                 continue
@@ -332,10 +361,11 @@ def _dead_letters(built: list[DetectionService]) -> list[Any]:
 
 def _handler_verdict(result: Any, kept: bool, where: str) -> Outcome:
     status = result.get("status") if isinstance(result, dict) else None
+    why = str(result.get("reason") or "").split(":", 1)[0][:60] if isinstance(result, dict) else ""
     if status == "rejected":
         if kept:
-            return refused(f"rejected, in the {where}")
-        return lost("rejected without a dead letter")
+            return refused(f"rejected ({why}), in the {where}")
+        return lost(f"rejected ({why}) without a dead letter")
     return processed(str(status or "returned"))
 
 
@@ -370,7 +400,7 @@ def check_on_stack(stack: LocalStack, fn: FunctionSpec, event: Any) -> Outcome:
     drain_queues(stack)
     before = len(stack.invocations)
     try:
-        result = _on_fresh_stack(lambda: stack.invoke(fn, event))
+        result = _on_fresh_stack(lambda: stack.invoke(fn, event), arrival=arrival(event))
     except Exception as exc:
         return crashed(exc)
     kept = drain_queues(stack)

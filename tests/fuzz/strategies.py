@@ -212,7 +212,9 @@ class Limits:
 
 
 HANDLER_LIMITS = Limits()
-FILE_LIMITS = Limits(max_text=4_000_000, max_depth=PYTHON_JSON_DEPTH)
+FILE_LIMITS = Limits(max_text=300_000)
+REPLAY_LIMITS = Limits(max_text=4_000_000)
+"""A replay sends every event through SQS-backed queues: a 4 MB field is past their 256 KB limit."""
 
 
 def _mutation(draw: st.DrawFn, target: dict[str, Any], focus: list[Path_], limits: Limits) -> None:
@@ -263,6 +265,11 @@ RECORD_FOCUS: list[Path_] = [
 ]
 
 
+def _mutation_count(draw: st.DrawFn, most: int) -> int:
+    """How many changes to make: none in a good share of cases, so that valid inputs reach deep code."""
+    return draw(st.sampled_from([0, 0, 0, *range(1, most + 1)])) if most else 0
+
+
 @st.composite
 def cloudtrail_records(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS, max_mutations: int = 4) -> dict[str, Any]:
     """A CloudTrail record from the samples, with up to ``max_mutations`` damaging changes."""
@@ -272,7 +279,7 @@ def cloudtrail_records(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS, max_mut
     record["eventID"] = str(draw(st.uuids()))
     if draw(st.integers(0, 3)) == 0:
         record["eventTime"] = draw(times)
-    for _ in range(draw(st.integers(0, max_mutations))):
+    for _ in range(_mutation_count(draw, max_mutations)):
         _mutation(draw, record, RECORD_FOCUS, limits)
     return record
 
@@ -341,7 +348,7 @@ def findings(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[str, Any]
     if draw(st.booleans()):
         finding["principal"] = f"arn:aws:iam::123456789012:user/{SEEDED_USER}"
         finding["access_key_id"] = SEEDED_KEY
-    finding["severity"] = draw(st.sampled_from(["HIGH", "CRITICAL", "LOW", "INFORMATIONAL", "high", ""]))
+    finding["severity"] = draw(st.sampled_from(["HIGH", "HIGH", "CRITICAL", "MEDIUM", "LOW", "INFORMATIONAL", "high"]))
     focus: list[Path_] = [
         ("id",),
         ("principal",),
@@ -354,7 +361,7 @@ def findings(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[str, Any]
         ("title",),
         ("details",),
     ]
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(_mutation_count(draw, 3)):
         _mutation(draw, finding, focus, limits)
     return finding
 
@@ -388,6 +395,23 @@ def execution_status_events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
+@st.composite
+def policy_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """What a playbook asks a policy function: a check of a finding, or whether it may contain a credential."""
+    finding = draw(findings())
+    request = {
+        "check": draw(st.sampled_from(["finding", "containment", "other"])),
+        "playbook": draw(st.sampled_from(["contain-access-key", "notify-only", ""])),
+        "finding": finding,
+        "owner_arn": draw(st.sampled_from([finding.get("principal"), "arn:aws:iam::999999999999:user/x", None])),
+        "credential": finding.get("access_key_id"),
+        "active": draw(st.booleans()),
+    }
+    for _ in range(_mutation_count(draw, 2)):
+        _mutation(draw, request, [("check",), ("finding",), ("owner_arn",), ("active",)], HANDLER_LIMITS)
+    return request
+
+
 def _fits(value: Any) -> bool:
     try:
         return len(json.dumps(value)) <= EVENTBRIDGE_MAX_BYTES
@@ -401,6 +425,7 @@ handler_events: st.SearchStrategy[Any] = st.one_of(
     eventbridge_envelopes(),
     invocation_logs().map(lambda record: wrap(record, str(uuid.uuid4()))),
     findings(),
+    policy_requests(),
     json_values,
 ).filter(_fits)
 """Anything a function can be invoked with: mostly damaged CloudTrail events, also other services' and garbage."""
@@ -437,7 +462,7 @@ class StateMachineInput:
 state_machine_inputs = st.builds(
     StateMachineInput,
     payload=st.one_of(findings(), findings(), findings(), execution_status_events(), json_values).filter(_fits),
-    reseal=st.booleans(),
+    reseal=st.sampled_from([True, True, True, False]),
 )
 
 # ----------------------------------------------------------------------------------------- files
@@ -567,7 +592,8 @@ def _compress(draw: st.DrawFn, raw: bytes) -> tuple[bytes, bool, str]:
 @st.composite
 def event_files(draw: st.DrawFn, max_items: int = 5, limits: Limits = FILE_LIMITS) -> EventFile:
     """A file of events in any shape Warden reads, in any encoding and compression, intact or not."""
-    items = draw(st.lists(_items(limits), max_size=max_items))
+    records = st.one_of(cloudtrail_records(limits), eventbridge_envelopes(limits))
+    items = draw(st.lists(records if draw(st.booleans()) else _items(limits), max_size=max_items))
     text, count = _layout(draw, items)
     raw, intact = _encode(draw, text)
     data, packed_intact, suffix = _compress(draw, raw)
@@ -581,7 +607,7 @@ def replay_files(draw: st.DrawFn) -> EventFile:
     """A small CloudTrail file as a user would replay it: mostly records, some damaged, some not records at all."""
     records = draw(
         st.lists(
-            st.one_of(cloudtrail_records(HANDLER_LIMITS, max_mutations=2), cloudtrail_records(HANDLER_LIMITS, 0)),
+            st.one_of(cloudtrail_records(REPLAY_LIMITS, max_mutations=2), cloudtrail_records(REPLAY_LIMITS, 0)),
             min_size=1,
             max_size=4,
         )

@@ -358,7 +358,7 @@ def test_shrinking_keeps_the_strongest_preparation_and_the_newest_invocations() 
         window = rule.llmjacking_sequence(CloudTrailEvent.model_validate(event).detail, window).state or window
     window.activity += [_activity(e) for e in invocations[1:]]
 
-    shrunk = REGISTRY["llmjacking-sequence"].shrink(window)  # type: ignore[misc]
+    shrunk = rule.shrink(window)
 
     kept = {a.event_id for a in shrunk.activity}
     assert len(shrunk.activity) <= len(window.activity) // 2
@@ -366,6 +366,7 @@ def test_shrinking_keeps_the_strongest_preparation_and_the_newest_invocations() 
     assert {"invoke-3", "invoke-2"} <= kept and "invoke-0" not in kept, "the newest invocations are kept"
     assert "weak-29" in kept and "weak-0" not in kept, "then the newest preparation"
     assert shrunk.alerted == window.alerted
+    assert REGISTRY["llmjacking-sequence"].shrink is rule.shrink, "the service calls it through the registry"
 
 
 def _activity(event: dict[str, Any]) -> rule.Activity:

@@ -92,10 +92,13 @@ def _finding(**overrides: object) -> Finding:
     return Finding.build(**fields)  # type: ignore[arg-type]
 
 
-def test_finding_id_depends_on_detector_and_evidence_only() -> None:
-    assert _finding().id == _finding(title="other", evidence=["a", "b"]).id == finding_id("llmjacking-sequence", "ab")
+def test_finding_id_is_sealed_over_the_content_but_not_the_details() -> None:
+    document = _finding().to_json_dict()
+    assert _finding().id == finding_id(document) == _finding(details={"other": 1}).id
     assert _finding().id != _finding(evidence=["a", "c"]).id
     assert _finding().id != _finding(detector="other").id
+    assert _finding().id != _finding(title="other").id
+    assert _finding().id != _finding(principal="arn:aws:iam::123456789012:user/v").id
 
 
 def test_finding_serialises_to_the_documented_contract() -> None:

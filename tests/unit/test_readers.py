@@ -217,18 +217,23 @@ def test_eventbridge_events_of_other_kinds_are_read_when_their_envelope_is_valid
     other = {**to_eventbridge(RECORDS[0]), "detail-type": "Object Created", "source": "aws.s3", "detail": {"a": 1}}
     naive = {**other, "id": "naive", "time": "2026-11-21T03:10:00"}
     no_account = {k: v for k, v in other.items() if k != "account"}
+    naive_cloudtrail = {**to_eventbridge(RECORDS[1]), "time": "2026-11-21T03:10:04"}
     path = tmp_path / "others.json"
-    path.write_text(json.dumps([other, naive, no_account]))
+    path.write_text(json.dumps([other, naive, no_account, naive_cloudtrail]))
 
     result = read_events([path])
 
     assert [e["id"] for e in result.events] == [other["id"]]
-    assert result.errors == [f"{path}[1]: time has no time zone", f"{path}[2]: account is missing"]
+    assert result.errors == [
+        f"{path}[1]: time has no time zone",
+        f"{path}[2]: account is missing",
+        f"{path}[3]: time has no time zone",
+    ]
 
 
 def test_seeding_takes_only_users_and_keys_iam_could_have_issued() -> None:
     identity = RECORDS[0]["userIdentity"]
-    odd = [
+    odd: list[dict[str, Any]] = [
         {"detail": {"userIdentity": "arn:aws:iam::123456789012:user/x"}},
         {"detail": {"userIdentity": {**identity, "userName": ["ml-batch-svc"]}}},
         {"detail": {"userIdentity": {**identity, "accessKeyId": 1234}}},
@@ -349,3 +354,37 @@ def _item_locations(path: Path, shape: str, items: list[Any]) -> list[str]:
         return [f"{path}[{i}]" for i in range(len(items))]
     lines = [str(path)] if len(items) == 1 else [f"{path}:{i + 1}" for i in range(len(items))]
     return [str(line) for line in lines]
+
+
+@pytest.mark.parametrize(("levels", "refused"), [(64, False), (65, True)])
+def test_a_file_nested_deeper_than_64_levels_is_refused_before_parsing(
+    tmp_path: Path, levels: int, refused: bool
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * levels + "]" * levels)
+
+    (error,) = read_events([path]).errors
+
+    assert error == (
+        f"{path}: nested deeper than 64 levels" if refused else f"{path}[0]: expected a JSON object, got array"
+    )
+
+
+def test_an_event_nested_deeper_than_the_detector_accepts_is_refused_and_its_neighbours_kept(tmp_path: Path) -> None:
+    path = tmp_path / "trail.json"
+    deep = {**RECORDS[1], "requestParameters": {"n": "NEST"}}
+    path.write_text(json.dumps({"Records": [RECORDS[0], deep]}).replace('"NEST"', "[" * 40 + "]" * 40))
+
+    result = read_events([path])
+
+    assert [e["detail"]["eventID"] for e in result.events] == [RECORDS[0]["eventID"]]
+    assert result.errors == [f"{path} Records[1]: nested deeper than 32 levels"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps([{**RECORDS[0], "userAgent": '[{"\\\\' * 1000}]))
+
+    result = read_events([path])
+
+    assert (len(result.events), result.errors) == (1, [])

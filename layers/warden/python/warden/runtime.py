@@ -56,4 +56,6 @@ def detection_service(config: DetectorConfig, family: Family) -> DetectionServic
         dead_letters=SqsDeadLetterSink(client("sqs"), config.dead_letter_queue_url),
         self_principals=frozenset(config.self_principals),
         once=once,
+        max_event_age=config.max_event_age,
+        max_clock_skew=config.max_clock_skew,
     )

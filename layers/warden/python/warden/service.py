@@ -92,9 +92,11 @@ class DetectionService:
         """Process one EventBridge event of any shape; raise only when a port fails.
 
         ``now`` is the event's arrival time (the wall clock, read at the handler edge): events dated
-        more than ``max_clock_skew`` after it or ``max_event_age`` before it are refused. None
-        (offline hunting, replay of history) accepts any plausible event time.
+        more than ``max_clock_skew`` after it or ``max_event_age`` before it are refused (a naive
+        ``now`` is taken as UTC). None (offline hunting, replay of history) accepts any plausible time.
         """
+        logger.remove_keys(["event_id", "event_name", "principal"])  # the previous event's, in a warm container
+        now = now.replace(tzinfo=UTC) if now is not None and now.tzinfo is None else now
         logger.set_correlation_id(label(event.get("id")) if isinstance(event, dict) else None)
         if not isinstance(event, dict):
             return self._reject(event, [f"expected a JSON object, got {type(event).__name__}"], payload=keepable(event))
@@ -117,7 +119,7 @@ class DetectionService:
         return DetectionResult.model_validate(process(event=dict(event), record=parsed.detail, now=now))
 
     def _time_problem(self, event_time: datetime, now: datetime) -> str | None:
-        ahead = event_time - (now if now.tzinfo else now.replace(tzinfo=UTC))
+        ahead = event_time - now
         if ahead > self.max_clock_skew:
             return f"eventTime is {ahead} after its arrival (at most {self.max_clock_skew} allowed)"
         if -ahead > self.max_event_age:
