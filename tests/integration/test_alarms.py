@@ -90,7 +90,7 @@ def test_a_malformed_event_puts_the_detector_dead_letters_alarm_in_alarm(stack: 
 
 
 def test_a_clean_run_leaves_every_alarm_ok(stack: LocalStack) -> None:
-    user, arn, (key,) = new_user(stack)
+    _user, arn, (key,) = new_user(stack)
     send_at_arrival(stack, load_json("cloudtrail/bedrock__Converse__app_role.json"))  # a workload: no finding
 
     execution = run_playbook(stack, finding_for(arn, key))

@@ -212,15 +212,13 @@ def ended(stack: LocalStack, execution: Execution, notifications: list[dict[str,
         if outcome and recorded == outcome and told:
             return "contained" if outcome == "CONTAINED" else "handled"
         return "lost"
-    return "failed visibly" if told and failure_alarmed(stack) else "lost"
+    return "failed visibly" if told and failure_alarmed(stack, execution) else "lost"
 
 
-def failure_alarmed(stack: LocalStack) -> bool:
-    """The failed-executions alarm is in ALARM (checked once the local stack emulates CloudWatch alarms)."""
-    if not hasattr(stack, "alarm_states"):
-        return True
-    states: dict[str, str] = stack.alarm_states()
-    return any(state == "ALARM" for logical, state in states.items() if "ExecutionsFailed" in logical)
+def failure_alarmed(stack: LocalStack, execution: Execution) -> bool:
+    """The playbook's failed-executions alarm (ContainAccessKeyFailuresAlarm for contain-access-key) is in ALARM."""
+    alarm = "".join(part.title() for part in execution.playbook.split("-")) + "FailuresAlarm"
+    return stack.alarm_states().get(alarm) == "ALARM"
 
 
 def kept_event_ids(stack: LocalStack) -> set[str]:
