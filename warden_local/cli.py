@@ -146,6 +146,20 @@ def _faults_section(faults: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _findings_section(findings: list[dict[str, Any]]) -> list[str]:
+    out = [_section(f"Findings ({len(findings)})")]
+    for f in findings:
+        out.append(click.style(f"  {f['severity']} {f['family']} / {f['detector']}", fg="red", bold=True))
+        out += ["    " + line for line in textwrap.wrap(f["title"], 96)]
+        out.append(f"    principal {f['principal']}  key {f['access_key_id']}")
+        out.append(
+            f"    {len(f['evidence'])} events from {f['first_seen']} to {f['last_seen']}; playbook {f['playbook']}"
+        )
+        for reason in f["details"].get("reasons", []):
+            out.append(f"    why: {reason}")
+    return out
+
+
 def render(report: dict[str, Any]) -> str:
     """The human timeline of a run."""
     out = [click.style(f"Bedrock Warden - {report['scenario']}", bold=True)]
@@ -155,16 +169,7 @@ def render(report: dict[str, Any]) -> str:
     out += [f"  +{s['at']:7.3f}s  {s['text']}" for s in report["timeline"] if s["kind"] == "event"]
     for error in report["input_errors"]:
         out.append(click.style(f"  skipped: {error}", fg="yellow"))
-    out.append(_section(f"Findings ({len(report['findings'])})"))
-    for f in report["findings"]:
-        out.append(click.style(f"  {f['severity']} {f['family']} / {f['detector']}", fg="red", bold=True))
-        out += ["    " + line for line in textwrap.wrap(f["title"], 96)]
-        out.append(f"    principal {f['principal']}  key {f['access_key_id']}")
-        out.append(
-            f"    {len(f['evidence'])} events from {f['first_seen']} to {f['last_seen']}; playbook {f['playbook']}"
-        )
-        for reason in f["details"].get("reasons", []):
-            out.append(f"    why: {reason}")
+    out += _findings_section(report["findings"])
     out.append(_section(f"Playbooks ({len(report['executions'])})"))
     for e in report["executions"]:
         colour = "green" if e["outcome"] == "CONTAINED" else "yellow"

@@ -11,6 +11,7 @@ stack's buses are tapped through SQS and routed the same way.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -31,8 +32,8 @@ from moto.events.utils import EventTemplateParser
 from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local import lambda_tasks
 from warden_local.cloudwatch import LocalCloudWatch
-from warden_local.moto_fidelity import atomic_conditional_writes
 from warden_local.emulator import ACCOUNT_ID, Emulator
+from warden_local.moto_fidelity import atomic_conditional_writes
 from warden_local.template import Resolver, load_template, parameter_values
 
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
@@ -326,7 +327,7 @@ class LocalStack:
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
         )
         self._add_sam_rules(logical, props, Target(kind="function", ref=logical))
-        lambda_tasks.register(arn, lambda payload, fn=self.functions[logical]: self.invoke_sync(fn, payload))
+        lambda_tasks.register(arn, functools.partial(self.invoke_sync, self.functions[logical]))
 
     def _create_statemachine(self, logical: str, props: Mapping[str, Any]) -> None:
         definition = (self.root / props["DefinitionUri"]).read_text()
@@ -418,7 +419,7 @@ class LocalStack:
             self._note(
                 "event",
                 f"{detail.get('eventSource', event.get('source'))} {detail.get('eventName', event.get('detail-type'))}"
-                f" by {(detail.get('userIdentity') or {}).get('arn', '?')}",
+                f" by {identity.get('arn', '?') if isinstance(identity := detail.get('userIdentity'), dict) else '?'}",
                 {"id": event.get("id")},
             )
             self.route("default", event)

@@ -57,7 +57,8 @@ def test_demo_detects_and_contains_llmjacking(tmp_path: Path) -> None:
     assert execution["actions"][0]["undo"]["Status"] == "Active"
     subjects = [n["subject"] for n in report["notifications"]]
     assert "[Bedrock Warden] HIGH bedrock-usage finding: CONTAINED" in subjects
-    assert any("LLMjacking" in n["message"] for n in report["notifications"] if n["subject"] is None)
+    assert len(subjects) == 1, "one finding, one alert: the playbook's outcome carries the finding"
+    assert "LLMjacking" in report["notifications"][0]["message"]
     assert report["dead_letters"] == []
     assert set(report) >= {"scenario", "findings", "executions", "notifications", "contained", "elapsed_seconds"}
 

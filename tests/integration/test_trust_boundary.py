@@ -147,7 +147,7 @@ def test_an_incident_stuck_open_is_taken_over_after_the_lease(auto_stack: LocalS
 
 
 def test_an_incident_opened_moments_ago_is_left_to_its_owner(auto_stack: LocalStack) -> None:
-    user, arn, (key,) = new_user(auto_stack)
+    _, arn, (key,) = new_user(auto_stack)
     finding = finding_for(arn, key)
     run_playbook(auto_stack, finding)
     table, pk = auto_stack.ref("IncidentTable"), {"S": f"INCIDENT#{finding['id']}"}
