@@ -3,7 +3,7 @@
 moto stores metric data and alarms but publishes no AWS-vended metric and never evaluates an alarm.
 :class:`LocalCloudWatch` does both, through the runner's own client (never faulted):
 
-- it publishes what the services would: ``AWS/Lambda`` Invocations and Errors per invocation attempt
+- it publishes what the services would (each datum timestamped when it happened, put in batches): ``AWS/Lambda`` Invocations and Errors per invocation attempt
   (and Throttles, which never happen locally), ``AWS/States`` Executions{Succeeded,Failed,TimedOut,
   Aborted} when an execution ends, ``AWS/Events`` FailedInvocations when a rule cannot deliver, and
   ``AWS/SQS`` ApproximateNumberOfMessagesVisible of the template's queues, sampled when alarms are
@@ -26,6 +26,7 @@ import json
 import operator
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -257,15 +258,34 @@ def judge(rule: AlarmRule, datapoints: list[float | None], *, first_period: date
 class LocalCloudWatch:
     """Publishes the local stack's metrics into moto and evaluates its alarms there."""
 
+    BATCH = 500  # data per PutMetricData call (the API takes at most 1,000)
+
     def __init__(self, client: Any, *, created: datetime | None = None) -> None:
         self.client = client
         self.created = created or datetime.now(UTC)
+        self._pending: list[tuple[str, dict[str, Any]]] = []  # (namespace, datum), timestamped when recorded
+        self._lock = threading.Lock()  # Step Functions tasks run handlers on the interpreter's threads
 
     # ------------------------------------------------------------------ publishing
 
     def put(self, namespace: str, data: list[dict[str, Any]]) -> None:
-        for start in range(0, len(data), 500):
-            self.client.put_metric_data(Namespace=namespace, MetricData=data[start : start + 500])
+        """Record metric data; it reaches the emulator in batches (every BATCH data, and on :meth:`flush`)."""
+        with self._lock:
+            self._pending.extend((namespace, datum) for datum in data)
+            full = len(self._pending) >= self.BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Put every recorded datum into the emulator (PutMetricData, one call per namespace and batch)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        by_namespace: dict[str, list[dict[str, Any]]] = {}
+        for namespace, datum in pending:
+            by_namespace.setdefault(namespace, []).append(datum)
+        for namespace, data in by_namespace.items():
+            for start in range(0, len(data), self.BATCH):
+                self.client.put_metric_data(Namespace=namespace, MetricData=data[start : start + self.BATCH])
 
     def _counts(self, namespace: str, dimension: tuple[str, str], counts: Mapping[str, float]) -> None:
         now, (name, value) = datetime.now(UTC), dimension
@@ -309,12 +329,9 @@ class LocalCloudWatch:
 
     def application_metrics(self, text: str) -> None:
         """Publish the EMF metrics of a function's log output."""
-        by_namespace: dict[str, list[dict[str, Any]]] = {}
         for line in text.splitlines():
             for namespace, data in emf_metric_data(line.strip()).items():
-                by_namespace.setdefault(namespace, []).extend(data)
-        for namespace, data in by_namespace.items():
-            self.put(namespace, data)
+                self.put(namespace, data)
 
     @contextmanager
     def invocation(self, function_name: str, log_path: Path) -> Iterator[None]:
@@ -336,6 +353,7 @@ class LocalCloudWatch:
 
     def evaluate(self, alarms: Mapping[str, str], *, now: datetime | None = None) -> dict[str, str]:
         """Evaluate alarms (logical id -> alarm name), set their state in moto, and return logical id -> state."""
+        self.flush()
         now = now or datetime.now(UTC)
         end = now.replace(microsecond=0) + timedelta(seconds=1)  # moto truncates to the second; keep ``now`` in
         described = {

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_under_faults_reports_what_it_injected(tmp_path: Path) -> None:
     runner = CliRunner(mix_stderr=False)
-    args = ["demo", "--json", "--workdir", str(tmp_path), "--faults", "0.5:iam,sns", "--fault-seed", "3"]
+    args = ["demo", "--json", "--workdir", str(tmp_path), "--faults", "0.3:iam,sns", "--fault-seed", "1"]
 
     result = runner.invoke(main, args, catch_exceptions=False)
 
     report = json.loads(result.stdout)
     faults = report["faults"]
-    assert (faults["rate"], faults["seed"], faults["services"]) == (0.5, 3, ["iam", "sns"])
+    assert (faults["rate"], faults["seed"], faults["services"]) == (0.3, 1, ["iam", "sns"])
     assert faults["injected"] > 0
     assert faults["injected"] == sum(n for kinds in faults["by_service"].values() for n in kinds.values())
     assert set(faults["by_service"]) <= {"iam", "sns"}, "only the services asked for"

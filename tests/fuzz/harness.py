@@ -407,6 +407,9 @@ def check_on_stack(stack: LocalStack, fn: FunctionSpec, event: Any) -> Outcome:
     invocation = stack.invocations[before] if len(stack.invocations) > before else {}
     if "error" in invocation:
         error = _error_type(stack, str(invocation.get("request_id")))
+        if not any(route.target.ref == fn.logical_id for route in stack.routes):
+            # Invoked only synchronously (a Step Functions Task): the error goes back to the caller's Catch.
+            return refused(f"failed ({error}), returned to its synchronous caller")
         destination = _queue_logical(stack, fn.on_failure_queue)
         if destination and any(isinstance(body, dict) and "requestPayload" in body for body in kept.get(destination, [])):
             return refused(f"failed ({error}), in the failure destination {destination}")

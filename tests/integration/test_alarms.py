@@ -47,6 +47,7 @@ def in_alarm(stack: LocalStack) -> set[str]:
 
 
 def metric_sum(stack: LocalStack, namespace: str, metric: str, dimension: tuple[str, str]) -> float:
+    stack.cloudwatch.flush()
     now = datetime.now(UTC)
     points = stack.client("cloudwatch").get_metric_statistics(
         Namespace=namespace,
