@@ -3,7 +3,8 @@
 moto stores metric data and alarms but publishes no AWS-vended metric and never evaluates an alarm.
 :class:`LocalCloudWatch` does both, through the runner's own client (never faulted):
 
-- it publishes what the services would (each datum timestamped when it happened, put in batches): ``AWS/Lambda`` Invocations and Errors per invocation attempt
+- it publishes what the services would (each datum timestamped when it happened, put in batches):
+  ``AWS/Lambda`` Invocations and Errors per invocation attempt
   (and Throttles, which never happen locally), ``AWS/States`` Executions{Succeeded,Failed,TimedOut,
   Aborted} when an execution ends, ``AWS/Events`` FailedInvocations when a rule cannot deliver, and
   ``AWS/SQS`` ApproximateNumberOfMessagesVisible of the template's queues, sampled when alarms are

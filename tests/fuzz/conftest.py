@@ -28,4 +28,6 @@ def fuzz_stack(fuzz_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
     """The template deployed in auto mode, so that playbooks act on what the inputs name."""
     name = f"fz-{uuid.uuid4().hex[:6]}"
     workdir: Path = tmp_path_factory.mktemp(name)
-    return LocalStack(fuzz_emulator, ROOT, stack_name=name, parameters={"ResponseMode": "auto"}, workdir=workdir).deploy()
+    return LocalStack(
+        fuzz_emulator, ROOT, stack_name=name, parameters={"ResponseMode": "auto"}, workdir=workdir
+    ).deploy()

@@ -37,9 +37,9 @@ from pydantic import ValidationError
 
 import tests.fakes
 import warden.runtime
-from warden import clock
 from tests.conftest import ROOT
 from tests.fuzz.strategies import PLAYBOOK_ARN, SEEDED_KEY, SEEDED_USER, EventFile, StateMachineInput
+from warden import clock
 from warden.detectors import REGISTRY
 from warden.errors import PublishError
 from warden.models import CloudTrailEvent, Finding
@@ -118,7 +118,7 @@ def crashed(exc: BaseException) -> Outcome:
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename]
     where = own[-1] if own else (frames[-1] if frames else None)
-    place = f" at {Path(where.filename).relative_to(ROOT) if where.filename.startswith(str(ROOT)) else where.filename}:{where.lineno}" if where else ""  # noqa: E501
+    place = f" at {_short(where.filename)}:{where.lineno}" if where else ""
     tail = "".join(traceback.format_exception(exc)[-6:])
     return Outcome(Verdict.CRASHED, f"{type(exc).__name__}{place}", tail[-2_000:])
 
@@ -411,7 +411,9 @@ def check_on_stack(stack: LocalStack, fn: FunctionSpec, event: Any) -> Outcome:
             # Invoked only synchronously (a Step Functions Task): the error goes back to the caller's Catch.
             return refused(f"failed ({error}), returned to its synchronous caller")
         destination = _queue_logical(stack, fn.on_failure_queue)
-        if destination and any(isinstance(body, dict) and "requestPayload" in body for body in kept.get(destination, [])):
+        if destination and any(
+            isinstance(body, dict) and "requestPayload" in body for body in kept.get(destination, [])
+        ):
             return refused(f"failed ({error}), in the failure destination {destination}")
         return Outcome(Verdict.CRASHED, f"{error} with no failure destination holding the event", invocation["error"])
     return _handler_verdict(result, any(kept.values()), "dead-letter queue")
@@ -536,3 +538,8 @@ def check_invocation_log(line: str) -> Outcome:
     if leaked:
         return Outcome(Verdict.CRASHED, "a prompt or completion body left the model", leaked[0])
     return processed("valid")
+
+
+def _short(filename: str) -> str:
+    """A path relative to the project when it is inside it."""
+    return str(Path(filename).relative_to(ROOT)) if filename.startswith(str(ROOT)) else filename

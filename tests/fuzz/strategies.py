@@ -571,7 +571,9 @@ def _encode(draw: st.DrawFn, text: str) -> tuple[bytes, bool]:
 
 
 def _compress(draw: st.DrawFn, raw: bytes) -> tuple[bytes, bool, str]:
-    kind = draw(st.sampled_from(["none", "none", "gzip", "gzip", "truncated", "flipped", "double", "trailing", "header"]))
+    kind = draw(
+        st.sampled_from(["none", "none", "gzip", "gzip", "truncated", "flipped", "double", "trailing", "header"])
+    )
     if kind == "none":
         return raw, True, ".json"
     packed = gzip.compress(raw, mtime=0)
