@@ -15,6 +15,7 @@ The same checks serve the deterministic slice that ``pytest`` runs and the full 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import os
 import threading
@@ -343,7 +344,7 @@ def check_in_memory(stack: LocalStack, fn: FunctionSpec, events: Sequence[Any]) 
             started = time.monotonic()
             try:
                 with stack._function_environment(fn):
-                    result = _on_fresh_stack(lambda event=event: handler(event, _context(fn)), arrival=arrival(event))
+                    result = _on_fresh_stack(functools.partial(handler, event, _context(fn)), arrival=arrival(event))
             except Exception as exc:
                 outcomes.append(crashed(exc))
                 continue
@@ -371,7 +372,7 @@ def _handler_verdict(result: Any, kept: bool, where: str) -> Outcome:
 
 def drain_queues(stack: LocalStack) -> dict[str, list[Any]]:
     """Every message waiting in the template's queues (dead letters, failure destinations), removed."""
-    sqs, found = stack.client("sqs"), {}
+    sqs, found = stack.client("sqs"), dict[str, list[Any]]()
     for logical, url in stack.queues.items():
         while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
             for message in messages:
