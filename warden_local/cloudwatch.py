@@ -3,13 +3,12 @@
 moto stores metric data and alarms but publishes no AWS-vended metric and never evaluates an alarm.
 :class:`LocalCloudWatch` does both, through the runner's own client (never faulted):
 
-- it publishes what the services would (each datum timestamped when it happened, put in batches):
-  ``AWS/Lambda`` Invocations and Errors per invocation attempt
-  (and Throttles, which never happen locally), ``AWS/States`` Executions{Succeeded,Failed,TimedOut,
-  Aborted} when an execution ends, ``AWS/Events`` FailedInvocations when a rule cannot deliver, and
-  ``AWS/SQS`` ApproximateNumberOfMessagesVisible of the template's queues, sampled when alarms are
-  evaluated; and the functions' own metrics, read from the embedded-metric-format (EMF) lines each
-  invocation printed to its log;
+- it publishes what the services would, each datum timestamped when it happened and put in batches:
+  ``AWS/Lambda`` Invocations and Errors per invocation attempt (and Throttles, which never happen
+  locally), ``AWS/States`` Executions{Succeeded,Failed,TimedOut,Aborted} when an execution ends,
+  ``AWS/Events`` FailedInvocations when a rule cannot deliver, ``AWS/SQS`` ApproximateNumberOfMessagesVisible
+  of the template's queues (sampled when alarms are evaluated), and the functions' own metrics, read
+  from the embedded-metric-format (EMF) lines each invocation printed to its log;
 - it evaluates each alarm as CloudWatch does (statistic per period over the evaluation periods ending
   now, threshold, DatapointsToAlarm, TreatMissingData, and metric math made of ``id`` and
   ``FILL(id, number)`` terms joined by ``+``) and sets the state in moto, where ``describe_alarms`` shows it.

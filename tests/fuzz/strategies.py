@@ -277,7 +277,7 @@ def cloudtrail_records(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS, max_mut
     if draw(st.booleans()):  # keep reaching the detectors: a consumed call
         record["eventSource"], record["eventName"] = draw(st.sampled_from(CONSUMED))
     record["eventID"] = str(draw(st.uuids()))
-    if draw(st.integers(0, 3)) == 0:
+    if max_mutations and draw(st.integers(0, 3)) == 0:
         record["eventTime"] = draw(times)
     for _ in range(_mutation_count(draw, max_mutations)):
         _mutation(draw, record, RECORD_FOCUS, limits)
@@ -305,10 +305,10 @@ def wrap(record: Any, event_id: str) -> dict[str, Any]:
 
 
 @st.composite
-def eventbridge_envelopes(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[str, Any]:
+def eventbridge_envelopes(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS, max_mutations: int = 4) -> dict[str, Any]:
     """An "AWS API Call via CloudTrail" event around a damaged record; sometimes the envelope is damaged too."""
-    event = wrap(draw(cloudtrail_records(limits)), str(draw(st.uuids())))
-    if draw(st.integers(0, 3)) == 0:
+    event = wrap(draw(cloudtrail_records(limits, max_mutations)), str(draw(st.uuids())))
+    if max_mutations and draw(st.integers(0, 3)) == 0:
         _mutation(draw, event, ENVELOPE_FOCUS, Limits(max_text=min(limits.max_text, 8_000), max_depth=50))
     return event
 
@@ -320,7 +320,7 @@ def invocation_logs(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[st
     if draw(st.integers(0, 3)) == 0:
         record["timestamp"] = draw(times)
     focus: list[Path_] = [("timestamp",), ("identity", "arn"), ("modelId",), ("input", "inputTokenCount"), ("output",)]
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(_mutation_count(draw, 3)):
         _mutation(draw, record, focus, limits)
     return record
 
@@ -328,7 +328,7 @@ def invocation_logs(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[st
 @st.composite
 def invocation_log_lines(draw: st.DrawFn) -> str:
     """One line of a model-invocation log file: a record as JSON, or a damaged line."""
-    line = json.dumps(draw(invocation_logs()), ensure_ascii=draw(st.booleans()))
+    line = json.dumps(draw(invocation_logs()), ensure_ascii=draw(st.sampled_from([True, True, False])))
     damage = draw(st.sampled_from(["none", "none", "none", "truncate", "garbage", "nan", "bigint"]))
     if damage == "truncate":
         return line[: draw(st.integers(0, max(0, len(line) - 1)))]
@@ -594,6 +594,14 @@ def _compress(draw: st.DrawFn, raw: bytes) -> tuple[bytes, bool, str]:
 @st.composite
 def event_files(draw: st.DrawFn, max_items: int = 5, limits: Limits = FILE_LIMITS) -> EventFile:
     """A file of events in any shape Warden reads, in any encoding and compression, intact or not."""
+    if draw(st.integers(0, 2)) == 0:  # a clean file of records: what most files are
+        clean = st.one_of(cloudtrail_records(limits, max_mutations=0), eventbridge_envelopes(limits, max_mutations=0))
+        items = draw(st.lists(clean, min_size=1, max_size=max_items))
+        text = draw(st.sampled_from(["array", "lines", "records"]))
+        layout = {"array": "[" + ",".join(map(json.dumps, items)) + "]", "lines": "\n".join(map(json.dumps, items))}
+        raw = layout.get(text, '{"Records": [' + ",".join(map(json.dumps, items)) + "]}").encode()
+        packed = draw(st.booleans())
+        return EventFile(name="clean.json.gz" if packed else "clean.json", data=gzip.compress(raw) if packed else raw, items=len(items))
     records = st.one_of(cloudtrail_records(limits), eventbridge_envelopes(limits))
     items = draw(st.lists(records if draw(st.booleans()) else _items(limits), max_size=max_items))
     text, count = _layout(draw, items)

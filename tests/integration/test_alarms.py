@@ -172,3 +172,33 @@ def test_an_alarm_the_runner_cannot_evaluate_is_refused_not_read_as_ok(emulator:
 
     with pytest.raises(UnsupportedAlarmError, match="metric math"):
         LocalCloudWatch(client).evaluate({"Unsupported": name})
+
+
+@pytest.mark.parametrize(("expression", "state"), [("a + b", "OK"), ("FILL(a, 0) + b", "ALARM")])
+def test_metric_math_has_no_value_where_a_term_has_no_datapoint_unless_filled(
+    emulator: Emulator, expression: str, state: str
+) -> None:
+    client, name = emulator.client("cloudwatch"), f"math-{uuid.uuid4().hex[:8]}"
+    stats = {
+        id_: {"Metric": {"Namespace": "Local/Test", "MetricName": name, "Dimensions": [{"Name": "m", "Value": id_}]}}
+        for id_ in ("a", "b")
+    }
+    client.put_metric_alarm(
+        AlarmName=name,
+        Metrics=[
+            {"Id": "e", "Expression": expression, "ReturnData": True},
+            *(
+                {"Id": i, "MetricStat": {**s, "Period": 300, "Stat": "Sum"}, "ReturnData": False}
+                for i, s in stats.items()
+            ),
+        ],
+        EvaluationPeriods=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Threshold=1,
+        TreatMissingData="notBreaching",
+    )
+    cloudwatch = LocalCloudWatch(client)
+    b = {"MetricName": name, "Dimensions": [{"Name": "m", "Value": "b"}], "Value": 1, "Timestamp": datetime.now(UTC)}
+    cloudwatch.put("Local/Test", [b])  # a datapoint for b only
+
+    assert cloudwatch.evaluate({"Math": name}) == {"Math": state}
