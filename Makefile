@@ -56,6 +56,9 @@ security: $(STAMP) $(CHECKOV_STAMP) ## checkov on the template as the SAM transf
 test: lint security build ## The whole suite: lint, checkov, sam build, then unit, integration and end-to-end tests
 	$(BIN)/pytest
 
+fuzz: $(STAMP) ## 10,000+ generated inputs through readers, handlers, playbooks and replay; prints the counts
+	$(BIN)/python scripts/fuzz.py
+
 bench: $(STAMP) ## Measure demo latency and detector throughput; writes docs/performance.md
 	$(BIN)/python scripts/bench.py
 
@@ -66,4 +69,4 @@ format: $(STAMP) ## Format and auto-fix
 clean: ## Remove build output and caches (keeps .venv and .venv-checkov)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .warden
 
-.PHONY: help install demo lint security build test bench format clean
+.PHONY: help install demo lint security build test fuzz bench format clean

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from warden.models import Finding
 from warden_local.faults import SERVICES, FaultPlan
 from warden_local.run import PROJECT_ROOT, run_replay, run_scenario, scenario_names
 
@@ -117,6 +118,23 @@ def replay(
     for error in report["input_errors"]:
         _echo(f"warden replay: skipped {error}", err=True)
     sys.exit(2 if report["input_errors"] else 0)
+
+
+@main.command()
+@click.argument("file", type=click.File("r"))
+def seal(file: Any) -> None:
+    """Print the finding in FILE with the id its content gives, for a playbook run by hand.
+
+    Playbooks refuse a finding whose id does not match its content (a forged or edited finding); after
+    editing a finding (principal, key, severity...), seal it again before starting a playbook with it.
+    Exit status 2 when FILE is not a finding.
+    """
+    try:
+        draft = Finding.model_validate({**json.load(file), "id": "0" * 32})
+    except (ValueError, TypeError) as exc:
+        _echo(f"warden seal: not a finding: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(draft.model_copy(update={"id": draft.content_id()}).to_json_dict(), indent=2))
 
 
 def _emit(report: dict[str, Any], as_json: bool) -> None:

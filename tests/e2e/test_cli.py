@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import EVENTS, load_json
+from warden.models import Finding
 from warden_local.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -179,3 +180,17 @@ def test_unknown_scenario_and_parameter_are_clear_errors(tmp_path: Path) -> None
         main, ["replay", str(EVENTS / "cloudtrail" / "bedrock__Converse__app_role.json"), "--param", "x"]
     )
     assert bad.exit_code == 2 and "Key=Value" in bad.stderr
+
+
+def test_seal_gives_an_edited_finding_the_id_playbooks_accept(tmp_path: Path) -> None:
+    finding = load_json("findings/contain_access_key__llmjacking.json")
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps({**finding, "principal": "arn:aws:iam::123456789012:user/other"}))
+
+    result = CliRunner(mix_stderr=False).invoke(main, ["seal", str(edited)], catch_exceptions=False)
+
+    sealed = Finding.model_validate_json(result.stdout)
+    assert result.exit_code == 0 and sealed.principal.endswith("user/other")
+    assert sealed.id == sealed.content_id() != finding["id"]
+    refused = CliRunner(mix_stderr=False).invoke(main, ["seal", "-"], input="[]")
+    assert refused.exit_code == 2 and "not a finding" in refused.stderr

@@ -586,3 +586,15 @@ def test_three_hundred_random_inputs_each_end_processed_ignored_or_kept() -> Non
 
     assert outcomes["processed"] > 20
     assert outcomes["rejected"] > 100
+
+
+def test_each_finding_is_counted_by_family_and_severity_for_the_dashboard(capsys: pytest.CaptureFixture[str]) -> None:
+    events = load_json("sequences/llmjacking__positive__enable_then_invoke.json")
+
+    published = run(events)
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"Findings"' in line]
+    assert len(emitted) == len(published) == 1
+    (schema,) = emitted[0]["_aws"]["CloudWatchMetrics"]
+    assert schema["Namespace"] == "BedrockWarden" and ["family", "severity", "service"] in schema["Dimensions"]
+    assert (emitted[0]["family"], emitted[0]["severity"], emitted[0]["Findings"]) == ("bedrock-usage", "HIGH", [1.0])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
 
 from warden.detectors.registry import Detector, shifted
@@ -143,6 +143,9 @@ class DetectionService:
                     severity=finding.severity,
                     playbook=finding.playbook,
                 )
+                with single_metric(name="Findings", unit=MetricUnit.Count, value=1) as by_kind:  # the dashboard's view
+                    by_kind.add_dimension(name="family", value=finding.family.value)
+                    by_kind.add_dimension(name="severity", value=finding.severity.value)
         metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
         return DetectionResult(
             status="rejected" if failed else "processed",
