@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -20,6 +21,17 @@ def new_user(stack: LocalStack, prefix: str = "victim", keys: int = 1) -> tuple[
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     arn = iam.create_user(UserName=name)["User"]["Arn"]
     return name, arn, [iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"] for _ in range(keys)]
+
+
+def named_user_with_key(stack: LocalStack, name: str) -> tuple[str, str]:
+    """User ``name`` (created if other tests on this emulator have not) with exactly one new key: (arn, key id)."""
+    iam = stack.client("iam")
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=name)
+    for old in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=old["AccessKeyId"])
+    key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    return iam.get_user(UserName=name)["User"]["Arn"], key
 
 
 def finding_for(principal: str, access_key_id: str | None, **fields: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from tests.integration.playbook import (
     finding_for,
     incident,
     key_status,
+    named_user_with_key,
     new_user,
     run_playbook,
 )
@@ -55,10 +56,7 @@ def test_the_recorded_undo_restores_the_key(auto_stack: LocalStack) -> None:
 
 
 def test_refuses_a_protected_principal_and_says_so(auto_stack: LocalStack) -> None:
-    iam = auto_stack.client("iam")
-    iam.create_user(UserName=PROTECTED_USER)
-    key = iam.create_access_key(UserName=PROTECTED_USER)["AccessKey"]["AccessKeyId"]
-    arn = iam.get_user(UserName=PROTECTED_USER)["User"]["Arn"]
+    arn, key = named_user_with_key(auto_stack, PROTECTED_USER)
 
     execution = run_playbook(auto_stack, finding_for(arn, key))
 
