@@ -598,3 +598,18 @@ def test_each_finding_is_counted_by_family_and_severity_for_the_dashboard(capsys
     (schema,) = emitted[0]["_aws"]["CloudWatchMetrics"]
     assert schema["Namespace"] == "BedrockWarden" and ["family", "severity", "service"] in schema["Dimensions"]
     assert (emitted[0]["family"], emitted[0]["severity"], emitted[0]["Findings"]) == ("bedrock-usage", "HIGH", [1.0])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [_cyclic(), _with_parameters("\udc80 lone surrogate"), {(1, 2): "tuple key"}, _with_parameters([[[[]]]] * 3)],
+    ids=["cyclic", "lone-surrogate", "tuple-key", "nested"],
+)
+def test_the_dead_letter_adapter_keeps_anything_it_is_handed(payload: Any) -> None:
+    sqs = RecordingSqs()
+
+    SqsDeadLetterSink(sqs, "https://sqs/dlq").keep(payload, reason="malformed-event", error="e")  # type: ignore[arg-type]
+
+    (body,) = sqs.bodies
+    kept = json.loads(body)
+    assert kept["reason"] == "malformed-event" and kept["event"]
