@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fuzz.harness import TargetTally
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ("tried", "processed", "refused and kept", "crashed", "lost")
@@ -30,14 +35,13 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _table(targets: dict[str, object]) -> tuple[list[str], dict[str, int]]:
-    from tests.fuzz.harness import TargetTally, Verdict
+def _table(targets: dict[str, TargetTally]) -> tuple[list[str], dict[str, int]]:
+    from tests.fuzz.harness import Verdict
 
     width = max([len("total"), *map(len, targets)])
     lines = [f"{'':{width}}  " + "  ".join(f"{c:>{max(len(c), 7)}}" for c in COLUMNS)]
     total = dict.fromkeys(COLUMNS, 0)
     for name, tally in sorted(targets.items()):
-        assert isinstance(tally, TargetTally)  # noqa: S101  narrows the type for mypy; the harness records only tallies
         row = {"tried": sum(tally.counts.values()), **{v.value: tally.counts[v] for v in Verdict}}
         total = {c: total[c] + row[c] for c in COLUMNS}
         lines.append(f"{name:{width}}  " + "  ".join(f"{row[c]:>{max(len(c), 7)}}" for c in COLUMNS))
@@ -54,22 +58,29 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     import pytest
 
+    shutil.rmtree(ROOT / ".warden" / "fuzz" / "failures", ignore_errors=True)  # inputs of this run only
     started = time.monotonic()
     selection = ["-k", args.keyword] if args.keyword else []
+    quiet = ["-W", "ignore:No application metrics to publish:UserWarning"]  # handlers that refused count nothing
     status = pytest.main(
-        ["tests/fuzz", "-m", "fuzz", "-q", "-p", "no:cacheprovider", f"--hypothesis-seed={seed}", *selection]
+        ["tests/fuzz", "-m", "fuzz", "-q", "-p", "no:cacheprovider", f"--hypothesis-seed={seed}", *quiet, *selection]
     )
     from tests.fuzz.harness import FAILURES, TALLY
 
     lines, total = _table(dict(TALLY.targets))
     print(f"\nmake fuzz: seed {seed}, {time.monotonic() - started:.0f} s (reproduce: scripts/fuzz.py --seed {seed})\n")
     print("\n".join(lines))
-    print("\nwhy, per entry point:")
+    print("\nwhy, per entry point (every crash and loss; the most frequent other outcomes):")
     for name, tally in sorted(TALLY.targets.items()):
         print(f"  {name}")
-        for reason, count in tally.reasons.most_common():
+        reasons = tally.reasons.most_common()
+        shown = [r for r in reasons if r[0] in tally.examples] + [r for r in reasons if r[0] not in tally.examples][:8]
+        for reason, count in shown:
             saved = tally.examples.get(reason)
             print(f"    {count:>6}  {reason}" + (f"  (input: {saved.relative_to(ROOT)})" if saved else ""))
+        rest = [count for reason, count in reasons if reason not in dict(shown)]
+        if rest:
+            print(f"    {sum(rest):>6}  ({len(rest)} other reasons)")
     failed = total["crashed"] + total["lost"]
     if failed:
         print(f"\n{failed} inputs crashed or were lost; their inputs are in {FAILURES.relative_to(ROOT)}/")

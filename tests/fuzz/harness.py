@@ -18,6 +18,7 @@ import contextvars
 import functools
 import json
 import os
+import re
 import threading
 import time
 import traceback
@@ -36,18 +37,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, settings
 from pydantic import ValidationError
 
-import tests.fakes
 import warden.runtime
 from tests.conftest import ROOT
 from tests.fuzz.strategies import PLAYBOOK_ARN, SEEDED_KEY, SEEDED_USER, EventFile, StateMachineInput
 from warden import clock
-from warden.detectors import REGISTRY
 from warden.errors import PublishError
 from warden.models import CloudTrailEvent, Finding
 from warden.models.invocation_log import ModelInvocationLog
 from warden.service import DetectionService
 from warden_local.cli import main as warden_cli
-from warden_local.memory import MemoryPublisher, MemoryStateStore
+from warden_local.memory import MemoryDeadLetters, MemoryPublisher, MemoryStateStore
 from warden_local.readers import read_events
 from warden_local.stack import FunctionSpec, LocalContext, LocalStack, Route
 from warden_local.template import load_template
@@ -241,7 +240,7 @@ def check_read(files: Sequence[EventFile], directory: Path) -> Outcome:
     if unnamed:
         return lost("an error names no input file", unnamed[0][:300])
     if result.errors:
-        return refused("named in the reader's errors")
+        return refused(f"named in the reader's errors ({_gist(str(result.errors[0]), paths)})")
     expected = [item.items for item in files]
     if all(count is not None for count in expected) and len(result.events) < sum(c or 0 for c in expected):
         return lost(f"{sum(c or 0 for c in expected)} items in, {len(result.events)} events out, no error")
@@ -279,13 +278,14 @@ class EventBridgeSizedPublisher(MemoryPublisher):
 
 
 def memory_service(config: Any, family: Any) -> DetectionService:
-    """The detection service a function's composition root would build, on in-memory ports held to AWS limits."""
-    base = tests.fakes.service(frozenset(getattr(config, "self_principals", ())))
+    """The service the function's composition root builds from its configuration, with in-memory ports
+    (held to DynamoDB's and EventBridge's limits) in place of the AWS adapters and of idempotency."""
     return replace(
-        base,
-        detectors=REGISTRY.for_family(family),
+        warden.runtime.detection_service(config, family),
         state=DynamoDBSizedStateStore(),
         publisher=EventBridgeSizedPublisher(),
+        dead_letters=MemoryDeadLetters(),
+        once=None,
     )
 
 
@@ -328,6 +328,31 @@ def check_in_memory(stack: LocalStack, fn: FunctionSpec, events: Sequence[Any]) 
     Processed or ignored is processed; rejected is refused and kept only if the dead-letter fake holds
     it; an exception, or a run longer than the function's timeout, is a crash.
     """
+    return _run_in_memory(stack, fn, events)[0]
+
+
+def check_not_blinded(stack: LocalStack, fn: FunctionSpec, prefix: Sequence[Any], attack: Sequence[Any]) -> Outcome:
+    """An attack that raises a finding on its own still raises one after the attacker's own damaging events
+    (dated far ahead or behind, flooding the state, deeply nested, redelivered); else the attack is lost."""
+    control = _published(_run_in_memory(stack, fn, attack)[1])
+    outcomes, service = _run_in_memory(stack, fn, [*prefix, *attack])
+    bad = [outcome for outcome in outcomes if not outcome.acceptable]
+    if bad:
+        return bad[0]
+    if not control:
+        return processed("no finding without the prefix either (not this function's detector)")
+    if not _published(service):
+        return lost(f"the attack raised {len(control)} finding(s) alone, none after {len(prefix)} events before it")
+    return processed("still detected")
+
+
+def _published(service: DetectionService | None) -> list[Any]:
+    return list(getattr(service.publisher, "published", [])) if service else []
+
+
+def _run_in_memory(
+    stack: LocalStack, fn: FunctionSpec, events: Sequence[Any]
+) -> tuple[list[Outcome], DetectionService | None]:
     module = stack._handler_module(fn)
     handler = getattr(module, fn.handler.rsplit(".", 1)[1])
     built: list[DetectionService] = []
@@ -353,7 +378,7 @@ def check_in_memory(stack: LocalStack, fn: FunctionSpec, events: Sequence[Any]) 
                 continue
             kept = len(_dead_letters(built)) > kept_before
             outcomes.append(_handler_verdict(result, kept, "dead-letter fake"))
-    return outcomes
+    return outcomes, (built[0] if built else None)
 
 
 def _dead_letters(built: list[DetectionService]) -> list[Any]:
@@ -539,6 +564,14 @@ def check_invocation_log(line: str) -> Outcome:
     if leaked:
         return Outcome(Verdict.CRASHED, "a prompt or completion body left the model", leaked[0])
     return processed("valid")
+
+
+def _gist(error: str, paths: Sequence[Path]) -> str:
+    """What kind of error a reader's message names, without its file, position or numbers."""
+    for path in paths:
+        error = error.replace(str(path), "")
+    words = re.sub(r"[\d\[\]]+|Records", "", error).lstrip(": ").split(":")
+    return " ".join(words[0].split())[:48]
 
 
 def _short(filename: str) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +328,7 @@ def invocation_logs(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[st
 def invocation_log_lines(draw: st.DrawFn) -> str:
     """One line of a model-invocation log file: a record as JSON, or a damaged line."""
     line = json.dumps(draw(invocation_logs()), ensure_ascii=draw(st.sampled_from([True, True, False])))
-    damage = draw(st.sampled_from(["none", "none", "none", "truncate", "garbage", "nan", "bigint"]))
+    damage = draw(st.sampled_from(["none"] * 6 + ["truncate", "garbage", "nan", "bigint"]))
     if damage == "truncate":
         return line[: draw(st.integers(0, max(0, len(line) - 1)))]
     if damage == "garbage":
@@ -345,7 +344,7 @@ def invocation_log_lines(draw: st.DrawFn) -> str:
 def findings(draw: st.DrawFn, limits: Limits = HANDLER_LIMITS) -> dict[str, Any]:
     """A finding from the samples, damaged; often naming a real user and key (the placeholders)."""
     finding: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(SAMPLE_FINDINGS)))
-    if draw(st.booleans()):
+    if draw(st.sampled_from([True, True, True, False])):
         finding["principal"] = f"arn:aws:iam::123456789012:user/{SEEDED_USER}"
         finding["access_key_id"] = SEEDED_KEY
     finding["severity"] = draw(st.sampled_from(["HIGH", "HIGH", "CRITICAL", "MEDIUM", "LOW", "INFORMATIONAL", "high"]))
@@ -423,7 +422,7 @@ handler_events: st.SearchStrategy[Any] = st.one_of(
     eventbridge_envelopes(),
     eventbridge_envelopes(),
     eventbridge_envelopes(),
-    invocation_logs().map(lambda record: wrap(record, str(uuid.uuid4()))),
+    st.builds(wrap, invocation_logs(), st.uuids().map(str)),
     findings(),
     policy_requests(),
     json_values,
@@ -450,6 +449,52 @@ def event_sequences(draw: st.DrawFn) -> list[Any]:
     return [event for event in events if _fits(event)] or [{}]
 
 
+POSITIVE_SEQUENCES = [_load(path) for path in sorted(EVENTS.glob("sequences/*__positive__*.json"))]
+INVOCATIONS = {"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"}
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@st.composite
+def blinding_attempts(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(what the attacker sends first, the attack): events of the attacker's own principal and key meant to
+    leave the detector blind: dated far ahead or behind, a flood of calls with large user agents, deep
+    nesting, redeliveries. The events arrive (their envelope time) when the attack does."""
+    attack: list[dict[str, Any]] = copy.deepcopy(draw(st.sampled_from(POSITIVE_SEQUENCES)))
+    start = _moment(attack[0]["detail"]["eventTime"])
+    prefix: list[dict[str, Any]] = []
+    for kind in draw(st.lists(st.sampled_from(["time", "flood", "deep", "redeliver"]), min_size=1, max_size=3)):
+        event = copy.deepcopy(draw(st.sampled_from(attack)))
+        event["id"], event["detail"]["eventID"] = str(draw(st.uuids())), str(draw(st.uuids()))
+        if kind == "time":
+            shifts = [timedelta(hours=5), timedelta(hours=23), -timedelta(hours=23), timedelta(minutes=14)]
+            far = ["2099-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"]
+            event["detail"]["eventTime"] = draw(
+                st.one_of(st.sampled_from(far), st.sampled_from(shifts).map(lambda shift: _stamp(start + shift)))
+            )
+            prefix.append(event)
+        elif kind == "flood":
+            preparation = [e for e in attack if e["detail"]["eventName"] not in INVOCATIONS] or attack
+            for n in range(draw(st.integers(20, 80))):
+                call = copy.deepcopy(preparation[n % len(preparation)])
+                call["id"], call["detail"]["eventID"] = str(draw(st.uuids())), f"flood-{n}-{draw(st.uuids())}"
+                call["detail"]["userAgent"] = draw(st.sampled_from(["a", "é", "\ud800"])) * 7_000
+                call["time"] = call["detail"]["eventTime"] = _stamp(start - timedelta(seconds=80 - n))
+                prefix.append(call)
+        elif kind == "deep":
+            event["detail"]["requestParameters"] = nested(draw(st.sampled_from([33, 100, 500])))
+            prefix.append(event)
+        else:
+            prefix.extend([attack[0], attack[0]])
+    return prefix, attack
+
+
 @dataclass(frozen=True)
 class StateMachineInput:
     """What a playbook is started with; placeholders are replaced by the check (see SEEDED_USER)."""
@@ -461,7 +506,9 @@ class StateMachineInput:
 
 state_machine_inputs = st.builds(
     StateMachineInput,
-    payload=st.one_of(findings(), findings(), findings(), execution_status_events(), json_values).filter(_fits),
+    payload=st.one_of(findings(), findings(), findings(), findings(), execution_status_events(), json_values).filter(
+        _fits
+    ),
     reseal=st.sampled_from([True, True, True, False]),
 )
 
@@ -601,7 +648,11 @@ def event_files(draw: st.DrawFn, max_items: int = 5, limits: Limits = FILE_LIMIT
         layout = {"array": "[" + ",".join(map(json.dumps, items)) + "]", "lines": "\n".join(map(json.dumps, items))}
         raw = layout.get(text, '{"Records": [' + ",".join(map(json.dumps, items)) + "]}").encode()
         packed = draw(st.booleans())
-        return EventFile(name="clean.json.gz" if packed else "clean.json", data=gzip.compress(raw) if packed else raw, items=len(items))
+        return EventFile(
+            name="clean.json.gz" if packed else "clean.json",
+            data=gzip.compress(raw) if packed else raw,
+            items=len(items),
+        )
     records = st.one_of(cloudtrail_records(limits), eventbridge_envelopes(limits))
     items = draw(st.lists(records if draw(st.booleans()) else _items(limits), max_size=max_items))
     text, count = _layout(draw, items)

@@ -35,9 +35,7 @@ def _status_event(execution_input: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("execution_input", ["6]", "not json"])
-def test_a_status_event_whose_input_is_not_json_is_still_heard_of(
-    fuzz_stack: LocalStack, execution_input: str
-) -> None:
+def test_a_status_event_whose_input_is_not_json_is_still_heard_of(fuzz_stack: LocalStack, execution_input: str) -> None:
     """Found by make fuzz: record-playbook-failure ends FAILED (States.Runtime, from States.StringToJson) and
     nobody is told, when the failed execution's input in the status event is not JSON text."""
     arn = fuzz_stack.ref("RecordPlaybookFailureStateMachine")

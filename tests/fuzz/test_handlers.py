@@ -12,8 +12,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from tests.fuzz.harness import budget, check_in_memory, check_on_stack, declared, has_in_memory_ports, settle
-from tests.fuzz.strategies import event_sequences, handler_events
+from tests.fuzz.harness import (
+    budget,
+    check_in_memory,
+    check_not_blinded,
+    check_on_stack,
+    declared,
+    has_in_memory_ports,
+    settle,
+)
+from tests.fuzz.strategies import blinding_attempts, event_sequences, handler_events
 from warden_local.stack import LocalStack
 
 pytestmark = pytest.mark.fuzz
@@ -22,7 +30,7 @@ FUNCTIONS = declared("AWS::Serverless::Function")
 
 @pytest.mark.parametrize("logical", FUNCTIONS)
 @given(events=event_sequences())
-@budget(slice_cases=60, fuzz_cases=1_500)
+@budget(slice_cases=60, fuzz_cases=2_000)
 def test_handler_on_in_memory_ports_keeps_or_processes_every_event(
     fuzz_stack: LocalStack, logical: str, events: list[Any]
 ) -> None:
@@ -39,3 +47,16 @@ def test_handler_on_the_local_stack_fails_only_into_its_destination(
     fuzz_stack: LocalStack, logical: str, event: Any
 ) -> None:
     settle(f"{logical} (local stack)", [check_on_stack(fuzz_stack, fuzz_stack.functions[logical], event)], event)
+
+
+@pytest.mark.parametrize("logical", FUNCTIONS)
+@given(attempt=blinding_attempts())
+@budget(slice_cases=10, fuzz_cases=300)
+def test_an_attack_is_still_detected_after_the_attackers_own_damaging_events(
+    fuzz_stack: LocalStack, logical: str, attempt: tuple[list[Any], list[Any]]
+) -> None:
+    fn = fuzz_stack.functions[logical]
+    if not has_in_memory_ports(fuzz_stack, fn):
+        pytest.skip(f"{logical} does not build its ports through warden.runtime; it has no detectors to blind")
+    prefix, attack = attempt
+    settle(f"{logical} (blinding)", [check_not_blinded(fuzz_stack, fn, prefix, attack)], attempt)

@@ -12,6 +12,6 @@ pytestmark = pytest.mark.fuzz
 
 
 @given(line=invocation_log_lines())
-@budget(slice_cases=100, fuzz_cases=1_500)
+@budget(slice_cases=100, fuzz_cases=2_500)
 def test_an_invocation_log_line_is_read_or_refused_without_leaking_bodies(line: str) -> None:
     settle("invocation-log lines", [check_invocation_log(line)], line)
