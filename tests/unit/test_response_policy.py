@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,14 @@ from tests.conftest import load_json
 from warden.config import ResponseConfig
 from warden.models import Finding, Severity
 from warden.principals import PrincipalRef, protected_match, same_principal
-from warden.response import ContainmentCheck, FindingCheck, check_finding, decide_containment
+from warden.response import (
+    ContainmentCheck,
+    FindingCheck,
+    IncidentCheck,
+    check_finding,
+    decide_containment,
+    identify_incident,
+)
 
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 26, 5, 0, 0, 123456, tzinfo=UTC)
@@ -224,3 +232,25 @@ def test_the_configuration_reads_the_template_environment() -> None:
     assert config.protected == (f"arn:aws:iam::{ACCOUNT}:user/a", f"arn:aws:iam::{ACCOUNT}:role/b")
     assert config.auto_min_severity is Severity.MEDIUM
     assert config.incident_lease == timedelta(minutes=10)
+
+
+# ------------------------------------------------------------------ the failure recorder's question
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (json.dumps({"id": "ab" * 16, "principal": "x"}), "ab" * 16),
+        ({"id": "ab" * 16}, "ab" * 16),
+        ("6]", None),
+        ("not json", None),
+        ("[" * 5000, None),
+        (json.dumps({"id": "../../INCIDENT#x"}), None),
+        (json.dumps([1, 2]), None),
+        (None, None),
+        (17, None),
+    ],
+    ids=["json-finding", "object", "broken-json", "text", "deep", "not-an-id", "array", "none", "number"],
+)
+def test_the_incident_of_a_failed_execution_is_read_from_any_input(given: Any, expected: str | None) -> None:
+    assert identify_incident(IncidentCheck(check="incident", input=given)).finding_id == expected

@@ -15,6 +15,8 @@ Pure functions: the clock and the configuration come in as arguments.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -26,6 +28,7 @@ from warden.principals import PrincipalRef, protected_match, same_principal
 
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 MAX_PROBLEMS = 10
+FINDING_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class FindingCheck(BaseModel):
@@ -43,9 +46,22 @@ class ContainmentCheck(BaseModel):
     active: bool
 
 
-PolicyRequest = Annotated[FindingCheck | ContainmentCheck, Field(discriminator="check")]
-REQUESTS: TypeAdapter[FindingCheck | ContainmentCheck] = TypeAdapter(PolicyRequest)
+class IncidentCheck(BaseModel):
+    """Which incident did a playbook execution own? Asked by the failure recorder with the execution's input."""
+
+    check: Literal["incident"]
+    input: Any = None
+    """The execution's input as Step Functions reports it: a JSON string, or anything at all."""
+
+
+PolicyRequest = Annotated[FindingCheck | ContainmentCheck | IncidentCheck, Field(discriminator="check")]
+REQUESTS: TypeAdapter[FindingCheck | ContainmentCheck | IncidentCheck] = TypeAdapter(PolicyRequest)
 """Validates what a playbook sends: ``REQUESTS.validate_python(event)``."""
+
+
+class Incident(BaseModel):
+    finding_id: str | None
+    """The finding id the input carries, when it carries one that could key an incident; else None."""
 
 
 class Triage(BaseModel):
@@ -139,8 +155,28 @@ def _refuse(status: Status, reason: str, summary: str) -> Decision:
     return Decision(act=False, status=status, reason=reason, summary=summary)
 
 
-def evaluate(request: FindingCheck | ContainmentCheck, settings: ResponseConfig, now: datetime) -> dict[str, Any]:
+def identify_incident(request: IncidentCheck) -> Incident:
+    """The incident key in a failed execution's input, without trusting the input to be JSON at all.
+
+    JSONPath's ``States.StringToJson`` fails uncatchably on a string that is not JSON, which would make
+    the failure recorder itself die unheard; here any input gives an answer.
+    """
+    document = request.input
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except (ValueError, RecursionError):
+            return Incident(finding_id=None)
+    candidate = document.get("id") if isinstance(document, dict) else None
+    return Incident(finding_id=candidate if isinstance(candidate, str) and FINDING_ID.fullmatch(candidate) else None)
+
+
+def evaluate(
+    request: FindingCheck | ContainmentCheck | IncidentCheck, settings: ResponseConfig, now: datetime
+) -> dict[str, Any]:
     """The response-policy function's one entry point: dispatch a request to its check."""
     if isinstance(request, FindingCheck):
         return check_finding(request, settings, now).model_dump(mode="json")
+    if isinstance(request, IncidentCheck):
+        return identify_incident(request).model_dump(mode="json")
     return decide_containment(request, settings).model_dump(mode="json")
