@@ -46,18 +46,31 @@ def refusal(event: dict[Any, Any]) -> str | None:
         if isinstance(value, dict | list):
             if depth > MAX_DEPTH:
                 return f"nested deeper than {MAX_DEPTH} levels"
-            pairs = value.items() if isinstance(value, dict) else ((None, item) for item in value)
-            for key, item in pairs:
-                key_size, problem = (0, None) if key is None else _key(key)
-                size += key_size + 2
-                if problem or size > MAX_EVENT_BYTES:
-                    return problem or f"larger than {MAX_EVENT_BYTES} bytes"
-                todo.append((item, depth + 1))
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if type(key) is str and key.isascii():  # the common case, inline: no call, no encode
+                        size += len(key) + 4
+                    else:
+                        key_size, problem = _key(key)
+                        size += key_size + 2
+                        if problem:
+                            return problem
+                    todo.append((item, depth + 1))
+            else:
+                size += 2 * len(value)
+                todo.extend((item, depth + 1) for item in value)
+            if size > MAX_EVENT_BYTES:
+                return f"larger than {MAX_EVENT_BYTES} bytes"
             continue
-        scalar_size, problem = _scalar(value)
-        size += scalar_size
-        if problem or size > MAX_EVENT_BYTES:
-            return problem or f"larger than {MAX_EVENT_BYTES} bytes"
+        if type(value) is str and value.isascii():
+            size += len(value) + 2
+        else:
+            scalar_size, problem = _scalar(value)
+            size += scalar_size
+            if problem:
+                return problem
+        if size > MAX_EVENT_BYTES:
+            return f"larger than {MAX_EVENT_BYTES} bytes"
     return None
 
 
