@@ -6,15 +6,12 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import AwareDatetime, TypeAdapter
 
-from warden import clock
 from warden_local.emulator import running_emulator
 from warden_local.faults import FaultPlan
 from warden_local.readers import is_access_key_id, is_iam_user_name, read_events
@@ -224,28 +221,17 @@ def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
 def _send(stack: LocalStack, events: list[dict[str, Any]], origins: Sequence[str]) -> tuple[int, list[str]]:
     """Send events one at a time: (how many no rule of the template routes, the events the local stack failed on).
 
-    Each event arrives at its own time (the clock is frozen there), so that a capture is judged as
-    it would have been when it arrived. The reader hands over only valid events; should the local
-    stack still fail on one, the event is named and the run goes on.
+    The reader hands over only valid events; should the local stack still fail on one, the event is
+    named and the run goes on.
     """
     not_routed, failed = 0, []
     for n, event in enumerate(events):
         try:
-            not_routed += not any(route.bus == "default" and route.accepts(event) for route in stack.routes)
-            with clock.frozen(_arrival(event)):
-                stack.send([event])
+            not_routed += stack.send([event])
         except Exception as exc:  # the local stack failed, not the input: say so and keep going
             where = origins[n] if n < len(origins) else f"event {n}"
             failed.append(f"{where}: the local stack failed on this event: {type(exc).__name__}: {exc}")
     return not_routed, failed
-
-
-def _arrival(event: Mapping[str, Any]) -> datetime:
-    """When the event reached EventBridge: its envelope ``time`` (aware: the reader refuses the others)."""
-    return _AWARE.validate_python(event.get("time"))
-
-
-_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 def run_events(

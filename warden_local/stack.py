@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
+from warden import clock
 from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local import lambda_tasks
 from warden_local.cloudwatch import LocalCloudWatch
@@ -412,8 +414,14 @@ class LocalStack:
 
     # ------------------------------------------------------------------ event flow
 
-    def send(self, events: list[dict[str, Any]]) -> None:
-        """Deliver events to the default bus, as CloudTrail does, and route everything that follows."""
+    def send(self, events: list[dict[str, Any]]) -> int:
+        """Deliver events to the default bus, as CloudTrail does, and route everything that follows.
+
+        Each event arrives at its envelope ``time`` (Warden's clock reads that time while it is routed),
+        so that a capture is judged as it would have been when it arrived. Returns how many events no
+        rule of the template took.
+        """
+        not_routed = 0
         for event in events:
             detail: dict[str, Any] = event["detail"] if isinstance(event.get("detail"), dict) else {}
             self._note(
@@ -422,12 +430,16 @@ class LocalStack:
                 f" by {identity.get('arn', '?') if isinstance(identity := detail.get('userIdentity'), dict) else '?'}",
                 {"id": event.get("id")},
             )
-            self.route("default", event)
+            with _arriving(event):
+                not_routed += not self.route("default", event)
+        return not_routed
 
-    def route(self, bus: str, event: dict[str, Any]) -> None:
-        for route in self.routes:
-            if route.bus == bus and route.accepts(event):
-                self._deliver(route, event)
+    def route(self, bus: str, event: dict[str, Any]) -> int:
+        """Deliver ``event`` to every route of ``bus`` that accepts it; how many did."""
+        accepted = [route for route in self.routes if route.bus == bus and route.accepts(event)]
+        for route in accepted:
+            self._deliver(route, event)
+        return len(accepted)
 
     def _deliver(self, route: Route, event: dict[str, Any]) -> None:
         target = route.target
@@ -717,6 +729,21 @@ class LocalStack:
 
     def _note(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         self.timeline.append(Step(at=round(time.monotonic() - self._started, 3), kind=kind, text=text, data=data or {}))
+
+
+@contextmanager
+def _arriving(event: Mapping[str, Any]) -> Iterator[None]:
+    """Warden's clock at the event's arrival (its envelope ``time``), when that is an aware timestamp."""
+    stamp = event.get("time")
+    try:
+        arrival = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        arrival = None
+    if arrival is None or arrival.tzinfo is None:
+        yield
+        return
+    with clock.frozen(arrival):
+        yield
 
 
 def _playbook_name(props: Mapping[str, Any]) -> str:

@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import load_json
 from tests.integration.playbook import finding_for, new_user, run_playbook
-from warden import clock
 from warden_local.cloudwatch import LocalCloudWatch, UnsupportedAlarmError
 from warden_local.emulator import Emulator
 from warden_local.stack import LocalStack
@@ -24,12 +23,6 @@ GHOST = ("arn:aws:iam::123456789012:user/ghost", "AKIAEXAMPLENOSUCHKY1")  # a ke
 def stack(deploy: Callable[..., LocalStack]) -> LocalStack:
     """A fresh stack per test: alarms look back minutes, so one test's failures would show in the next."""
     return deploy(ResponseMode="auto")
-
-
-def send_at_arrival(stack: LocalStack, event: dict[str, Any]) -> None:
-    """Deliver a sample event with the clock at its arrival time, as a replay does."""
-    with clock.frozen(datetime.fromisoformat(event["time"])):
-        stack.send([event])
 
 
 def described(stack: LocalStack) -> dict[str, dict[str, Any]]:
@@ -81,7 +74,7 @@ def test_a_malformed_event_puts_the_detector_dead_letters_alarm_in_alarm(stack: 
     malformed = ("service", "bedrock-warden")
     counted_before = metric_sum(stack, "BedrockWarden", "MalformedEvents", malformed)
 
-    send_at_arrival(stack, event)
+    stack.send([event])
 
     assert in_alarm(stack) == {"DetectorDeadLettersAlarm"}, "kept, not an error: only the dead-letter depth alarms"
     assert stack.alarm_states()["DetectorHeartbeatAlarm"] == "OK", "an event reached the detector"
@@ -92,7 +85,7 @@ def test_a_malformed_event_puts_the_detector_dead_letters_alarm_in_alarm(stack: 
 
 def test_a_clean_run_leaves_every_alarm_ok(stack: LocalStack) -> None:
     _user, arn, (key,) = new_user(stack)
-    send_at_arrival(stack, load_json("cloudtrail/bedrock__Converse__app_role.json"))  # a workload: no finding
+    stack.send([load_json("cloudtrail/bedrock__Converse__app_role.json")])  # a workload: no finding
 
     execution = run_playbook(stack, finding_for(arn, key))
 
@@ -107,7 +100,7 @@ def test_a_detector_that_raises_on_every_attempt_puts_the_errors_alarm_in_alarm(
     stack.client("dynamodb").delete_table(TableName=stack.ref("DetectorStateTable"))
     detector = ("FunctionName", stack.functions["BedrockUsageDetectorFunction"].name)
 
-    send_at_arrival(stack, load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json"))
+    stack.send([load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")])
 
     assert metric_sum(stack, "AWS/Lambda", "Errors", detector) == 3, "the attempt and its two retries"
     assert metric_sum(stack, "AWS/Lambda", "Invocations", detector) == 3
@@ -145,7 +138,7 @@ def test_the_heartbeat_alarm_waits_for_a_whole_window_of_silence(stack: LocalSta
         "no event for a whole window after the stack was created"
     )
 
-    send_at_arrival(stack, load_json("cloudtrail/bedrock__Converse__app_role.json"))
+    stack.send([load_json("cloudtrail/bedrock__Converse__app_role.json")])
 
     assert stack.cloudwatch.evaluate(heartbeat) == {"DetectorHeartbeatAlarm": "OK"}
     assert described(stack)["DetectorHeartbeatAlarm"]["StateValue"] == "OK"

@@ -6,7 +6,7 @@ fuzz harness) can hand it anything at all. Parsing, Powertools Idempotency's dee
 meets it first. :func:`refusal` walks the event iteratively (no recursion, stops at the first
 problem, at most about :data:`MAX_EVENT_BYTES` of work) and says why an event is out of bounds;
 :func:`keepable` makes a bounded, JSON-safe copy of anything for the dead-letter queue; :func:`label`
-makes a value safe to log.
+makes a value safe to log, and :func:`validation_problems` names what a validation found that way.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import math
 from collections import deque
 from itertools import islice
 from typing import Any
+
+from pydantic import ValidationError
 
 MAX_DEPTH = 32
 """Nesting levels of objects and arrays. The envelope, ``detail`` and ``requestParameters`` take
@@ -29,6 +31,8 @@ MAX_KEPT_CHARS = 64 * 1024
 MAX_KEPT_STRING = 4096
 MAX_KEPT_ITEMS = 200
 MAX_LABEL = 256
+MAX_PROBLEMS = 10
+"""Problems named per refused input: enough to fix it, bounded whatever the input."""
 
 
 def refusal(event: dict[Any, Any]) -> str | None:
@@ -98,6 +102,14 @@ def _text(text: str) -> tuple[int, str | None]:
         return len(text.encode("utf-8")) + 2, None
     except UnicodeEncodeError:
         return len(text), "a string that is not valid Unicode (a lone surrogate)"
+
+
+def validation_problems(exc: ValidationError, limit: int = MAX_PROBLEMS) -> list[str]:
+    """What a validation found, field by field, safe to log and to notify: the fields, never their values."""
+    return [
+        label(f"{'.'.join(str(part) for part in err['loc']) or 'input'}: {err['msg']}") or ""
+        for err in exc.errors(include_input=False, include_url=False)[:limit]
+    ]
 
 
 def label(value: object) -> str | None:

@@ -23,11 +23,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from warden.config import ResponseConfig
+from warden.guard import validation_problems
 from warden.models import Finding, Severity
 from warden.principals import PrincipalRef, protected_match, same_principal
 
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
-MAX_PROBLEMS = 10
 FINDING_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -95,12 +95,9 @@ def check_finding(request: FindingCheck, settings: ResponseConfig, now: datetime
     try:
         finding = Finding.model_validate(request.finding)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(part) for part in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        ][:MAX_PROBLEMS]
-        summary = f"{request.playbook} refused its input: not a Warden finding ({'; '.join(problems)})."
-        return Triage(valid=False, summary=summary, problems=problems, **times)
+        found = validation_problems(exc)
+        summary = f"{request.playbook} refused its input: not a Warden finding ({'; '.join(found)})."
+        return Triage(valid=False, summary=summary, problems=found, **times)
     if finding.id != finding.content_id():
         problem = "id: does not match the finding's content (altered or forged)"
         summary = f"{request.playbook} refused finding {finding.id}: its {problem}."

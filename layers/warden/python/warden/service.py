@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from warden.detectors.registry import Detector, shifted
 from warden.errors import StateConflictError
-from warden.guard import keepable, label, refusal
+from warden.guard import MAX_PROBLEMS, keepable, label, refusal, validation_problems
 from warden.models import CloudTrailEvent, CloudTrailRecord, Finding
 from warden.models.wire import truncated
 from warden.observability import logger, metrics
@@ -39,7 +39,6 @@ MAX_KEY_CHARS = 512
 """State keys (principal ARNs) longer than this are cut with a digest: DynamoDB keys stop at 2 KB."""
 MAX_EVENT_AGE = timedelta(hours=6)
 MAX_CLOCK_SKEW = timedelta(minutes=15)
-MAX_PROBLEMS = 10
 
 T = TypeVar("T")
 
@@ -105,7 +104,7 @@ class DetectionService:
         try:
             parsed = CloudTrailEvent.model_validate(event)
         except ValidationError as exc:
-            return self._reject(event, _problems(exc))
+            return self._reject(event, validation_problems(exc))
         if now is not None and (late := self._time_problem(parsed.detail.event_time, now)):
             return self._reject(
                 event,
@@ -224,7 +223,7 @@ class DetectionService:
             envelope = StateEnvelope.model_validate(stored.value)
             state = item.state_model.model_validate(envelope.state)
         except ValidationError as exc:
-            self._reset(item, key, "stored state unreadable", problems=_problems(exc))
+            self._reset(item, key, "stored state unreadable", problems=validation_problems(exc))
             return StateEnvelope(), fresh
         if now is not None and envelope.newest and envelope.newest - now > self.max_clock_skew:
             self._reset(item, key, "stored state dated after the arrival of this event", newest=envelope.newest)
@@ -297,13 +296,6 @@ class DetectionService:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         self.dead_letters.keep(event if payload is None else payload, reason=reason, error="; ".join(problems))
         return DetectionResult(status="rejected", event_id=event_id, reason=problems[0])
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    return [
-        label(f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}") or ""
-        for err in exc.errors(include_input=False)[:MAX_PROBLEMS]
-    ]
 
 
 def _stored_bytes(envelope: StateEnvelope) -> int:
