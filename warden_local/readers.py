@@ -309,20 +309,16 @@ def _validated_time(event: dict[str, Any], from_record: bool) -> tuple[datetime,
     The envelope ``time`` (when the event reached EventBridge) must carry a time zone: the local
     runner replays each event at that time.
     """
-    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE:
-        try:
-            envelope = EventBridgeModel.model_validate(event)
-        except ValidationError as exc:
-            raise Refused(_describe(exc, in_detail=False)) from exc
-        if envelope.time.tzinfo is None:
-            raise Refused("time has no time zone")
-        return envelope.time, "time"
+    cloudtrail = event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE
+    model = CloudTrailEvent if cloudtrail else EventBridgeModel
     try:
-        parsed = CloudTrailEvent.model_validate(event)
+        parsed = model.model_validate(event)
     except ValidationError as exc:
-        raise Refused(_describe(exc, in_detail=from_record)) from exc
+        raise Refused(_describe(exc, in_detail=cloudtrail and from_record)) from exc
     if parsed.time.tzinfo is None:
         raise Refused("time has no time zone")
+    if not isinstance(parsed, CloudTrailEvent):
+        return parsed.time, "time"
     record = parsed.detail
     identity, prefix = record.user_identity, "" if from_record else "detail."
     if identity.type == "IAMUser" and identity.user_name is not None and not is_iam_user_name(identity.user_name):
