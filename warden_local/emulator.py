@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from warden_local.faults import FaultInjector, FaultPlan
+from warden_local.moto_fidelity import behave_like_aws
 
 ACCOUNT_ID = "123456789012"
 """moto's default account: the simulated victim account of local runs."""
@@ -61,20 +62,6 @@ def _post(url: str, body: dict[str, Any]) -> None:
     urllib.request.urlopen(request, timeout=10).close()  # noqa: S310  the emulator's own loopback http endpoint
 
 
-def _aws_sdk_error_names() -> None:
-    """Name aws-sdk Task errors as AWS does, so that Retry and Catch lists are tested as they behave there.
-
-    AWS names them ``<Service>.<Exception>`` with the service in PascalCase (``Iam.IamException``,
-    ``Iam.ServiceFailureException``); moto's interpreter keeps the lower-case resource name
-    (``iam.iamException``) for services it has no binding for, and ``ErrorEquals`` matches exactly.
-    """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_aws_sdk as aws_sdk,
-    )
-
-    aws_sdk._SERVICE_ERROR_NAMES.setdefault("iam", "Iam")
-
-
 @contextmanager
 def running_emulator(region: str = "us-east-1", *, faults: FaultPlan | None = None) -> Iterator[Emulator]:
     """Start moto server, point every AWS SDK of this process at it, and stop it afterwards.
@@ -88,7 +75,7 @@ def running_emulator(region: str = "us-east-1", *, faults: FaultPlan | None = No
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs every failed state of an execution; the report says what failed and why.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    _aws_sdk_error_names()
+    behave_like_aws()
 
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"

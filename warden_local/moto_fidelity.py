@@ -1,4 +1,6 @@
-"""Where moto differs from AWS in a way Warden's guarantees rest on, the local stack makes it behave like AWS.
+"""Where moto differs from AWS in a way Warden's guarantees rest on, the emulator makes it behave like AWS.
+
+:func:`behave_like_aws` applies every correction below, once per process, when an emulator starts.
 
 DynamoDB applies a conditional write atomically: of two writers racing on ``attribute_not_exists(pk)``,
 exactly one succeeds. That is what makes a playbook run once per finding. moto's server handles
@@ -27,6 +29,26 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
     write.__warden_serialised__ = True  # type: ignore[attr-defined]
     return write
+
+
+def behave_like_aws() -> None:
+    """Apply every correction of this module (idempotent)."""
+    atomic_conditional_writes()
+    aws_sdk_error_names()
+
+
+def aws_sdk_error_names() -> None:
+    """Name aws-sdk Task errors as AWS does, so that Retry and Catch lists are tested as they behave there.
+
+    AWS names them ``<Service>.<Exception>`` with the service in PascalCase (``Iam.IamException``,
+    ``Iam.ServiceFailureException``); moto's interpreter keeps the lower-case resource name
+    (``iam.iamException``) for services it has no binding for, and ``ErrorEquals`` matches exactly.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    aws_sdk._SERVICE_ERROR_NAMES.setdefault("iam", "Iam")
 
 
 def atomic_conditional_writes() -> None:

@@ -35,7 +35,6 @@ from warden.models.finding import FINDING_DETAIL_TYPE
 from warden_local import lambda_tasks
 from warden_local.cloudwatch import LocalCloudWatch
 from warden_local.emulator import ACCOUNT_ID, Emulator
-from warden_local.moto_fidelity import atomic_conditional_writes
 from warden_local.template import Resolver, load_template, parameter_values
 
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
@@ -190,7 +189,6 @@ class LocalStack:
         return self._clients[service]
 
     def deploy(self) -> LocalStack:
-        atomic_conditional_writes()
         resources = {
             logical: spec
             for logical, spec in self.template["Resources"].items()
