@@ -8,12 +8,28 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from tests.integration.playbook import finding_for, incident, key_status, new_user, run_playbook, sealed
+from tests.integration.playbook import finding_for, incident, key_status, new_user, run_playbook
 from warden.models.finding import FINDING_DETAIL_TYPE, FINDING_SOURCE
 from warden_local.emulator import ACCOUNT_ID
 from warden_local.run import incident_items
 from warden_local.stack import LocalStack
+
+
+def _on_the_findings_bus(finding: dict[str, Any]) -> dict[str, Any]:
+    """The event EventBridge delivers for a finding the detector put on the findings bus."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": FINDING_DETAIL_TYPE,
+        "source": FINDING_SOURCE,
+        "account": ACCOUNT_ID,
+        "time": "2026-11-20T14:04:00Z",
+        "region": "us-east-1",
+        "resources": [finding["principal"]],
+        "detail": finding,
+    }
 
 
 def _outcome(stack: LocalStack) -> tuple[str, str]:
@@ -166,18 +182,7 @@ def test_an_incident_opened_moments_ago_is_left_to_its_owner(auto_stack: LocalSt
 
 def test_one_finding_delivered_25_times_gives_one_execution_that_acts_and_one_alert(auto_stack: LocalStack) -> None:
     user, arn, (key,) = new_user(auto_stack)
-    finding = finding_for(arn, key)
-    event = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": FINDING_DETAIL_TYPE,
-        "source": FINDING_SOURCE,
-        "account": ACCOUNT_ID,
-        "time": "2026-11-20T14:04:00Z",
-        "region": "us-east-1",
-        "resources": [arn],
-        "detail": finding,
-    }
+    event = _on_the_findings_bus(finding_for(arn, key))
     auto_stack.notifications()
     before = len(auto_stack.executions)
 
@@ -194,14 +199,10 @@ def test_one_finding_delivered_25_times_gives_one_execution_that_acts_and_one_al
 
 
 def test_a_finding_no_deployed_playbook_answers_is_notified_once(auto_stack: LocalStack) -> None:
-    finding = sealed(
-        finding_for(
-            "arn:aws:sts::123456789012:assumed-role/app/s", "ASIAEXAMPLERAGAPI001", playbook="revoke-role-sessions"
-        )
+    finding = finding_for(
+        "arn:aws:sts::123456789012:assumed-role/app/s", "ASIAEXAMPLERAGAPI001", playbook="revoke-role-sessions"
     )
-    event = {"version": "0", "id": "e", "detail-type": FINDING_DETAIL_TYPE, "source": FINDING_SOURCE,
-             "account": ACCOUNT_ID, "time": "2026-11-20T14:04:00Z", "region": "us-east-1", "resources": [],
-             "detail": finding}  # fmt: skip
+    event = _on_the_findings_bus(finding)
     auto_stack.notifications()
 
     for _ in range(3):
