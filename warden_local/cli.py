@@ -130,11 +130,11 @@ def seal(file: Any) -> None:
     Exit status 2 when FILE is not a finding.
     """
     try:
-        draft = Finding.model_validate({**json.load(file), "id": "0" * 32})
+        finding = Finding.sealed(json.load(file))
     except (ValueError, TypeError) as exc:
         _echo(f"warden seal: not a finding: {exc}", err=True)
         sys.exit(2)
-    click.echo(json.dumps(draft.model_copy(update={"id": draft.content_id()}).to_json_dict(), indent=2))
+    click.echo(json.dumps(finding.to_json_dict(), indent=2))
 
 
 def _emit(report: dict[str, Any], as_json: bool) -> None:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FINDING_SOURCE = "bedrock-warden"
 FINDING_DETAIL_TYPE = "Warden Finding"
+UNSEALED = "0" * 32
+"""A placeholder id, replaced by the sealed one once the content is validated."""
 
 
 class Severity(StrEnum):
@@ -72,7 +74,12 @@ class Finding(BaseModel):
     @classmethod
     def build(cls, *, detector: str, evidence: Iterable[str], **fields: Any) -> Finding:
         """Create a finding whose id is sealed over its content (see :func:`finding_id`)."""
-        draft = cls(id="0" * 32, detector=detector, evidence=tuple(dict.fromkeys(evidence)), **fields)
+        return cls.sealed({**fields, "detector": detector, "evidence": tuple(dict.fromkeys(evidence))})
+
+    @classmethod
+    def sealed(cls, content: Mapping[str, Any]) -> Finding:
+        """The finding with this content (any ``id`` in it ignored) and the id that content gives."""
+        draft = cls.model_validate({**content, "id": UNSEALED})
         return draft.model_copy(update={"id": draft.content_id()})
 
     def content_id(self) -> str:
