@@ -14,6 +14,7 @@ from tests.fakes import MemoryStateStore, run, service
 from warden.detectors import REGISTRY
 from warden.detectors import llmjacking as rule
 from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Severity
+from warden.settings import DEFAULT_SETTINGS
 from warden_local.readers import to_eventbridge
 
 SEQUENCES = EVENTS / "sequences"
@@ -325,9 +326,9 @@ def test_time_arithmetic_at_the_ends_of_the_calendar_saturates_instead_of_overfl
     enable = _record("PutUseCaseForModelAccess", "enable", start)
     invoke = _record("InvokeModel", "invoke", start + timedelta(minutes=1))
 
-    first = rule.llmjacking_sequence(enable, rule.PrincipalWindow())
+    first = rule.llmjacking_sequence(enable, rule.PrincipalWindow(), DEFAULT_SETTINGS)
     assert first.state is not None
-    second = rule.llmjacking_sequence(invoke, first.state)
+    second = rule.llmjacking_sequence(invoke, first.state, DEFAULT_SETTINGS)
 
     (finding,) = second.findings
     assert finding.evidence == ("enable", "invoke")
@@ -340,7 +341,8 @@ def test_remembered_strings_are_cut_so_that_one_call_cannot_fill_the_state() -> 
     event["detail"]["userAgent"] = "A" * 7000
     event["detail"]["requestParameters"] = {"modelId": "m" * 5000}
 
-    outcome = rule.llmjacking_sequence(CloudTrailEvent.model_validate(event).detail, rule.PrincipalWindow())
+    record = CloudTrailEvent.model_validate(event).detail
+    outcome = rule.llmjacking_sequence(record, rule.PrincipalWindow(), DEFAULT_SETTINGS)
 
     assert outcome.state is not None
     (activity,) = outcome.state.activity
@@ -355,7 +357,8 @@ def test_shrinking_keeps_the_strongest_preparation_and_the_newest_invocations() 
     invocations = [_call("InvokeModel", f"2026-11-20T10:{n:02d}:30Z", event_id=f"invoke-{n}") for n in range(4)]
     window = rule.PrincipalWindow()
     for event in [*strong, *weak, *invocations[:1]]:
-        window = rule.llmjacking_sequence(CloudTrailEvent.model_validate(event).detail, window).state or window
+        record = CloudTrailEvent.model_validate(event).detail
+        window = rule.llmjacking_sequence(record, window, DEFAULT_SETTINGS).state or window
     window.activity += [_activity(e) for e in invocations[1:]]
 
     shrunk = rule.shrink(window)

@@ -19,7 +19,8 @@ from warden.detectors.registry import Detector, Outcome
 from warden.errors import PublishError, StateConflictError
 from warden.models import CloudTrailRecord, Family, Finding
 from warden.observability import metrics
-from warden.service import STATE_BUDGET_BYTES, DetectionService
+from warden.service import MERGE_NAMESPACE, STATE_BUDGET_BYTES, DetectionService
+from warden.settings import Settings
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/warden-local-ContainAccessKeyStateMachineRole"
 
@@ -180,7 +181,7 @@ def test_findings_wait_in_the_outbox_until_published() -> None:
     run(events, svc)
 
     assert isinstance(svc.state, MemoryStateStore)
-    (stored,) = [svc.state.load(*key) for key in svc.state.items]
+    (stored,) = [svc.state.load(*key) for key in svc.state.items if key[0] != MERGE_NAMESPACE]
     assert stored is not None and stored.value["pending"] == []
 
 
@@ -325,7 +326,7 @@ class Notes(BaseModel):
 def _note_taker(shrink: Callable[[Notes], Notes] | None) -> Detector[Notes]:
     """A detector that remembers 30 KB per event, more than any budget allows after a few events."""
 
-    def evaluate(record: CloudTrailRecord, state: Notes) -> Outcome[Notes]:
+    def evaluate(record: CloudTrailRecord, state: Notes, settings: Settings) -> Outcome[Notes]:
         return Outcome(state=Notes(notes=[*state.notes, record.event_id * 30_000]))
 
     return Detector(
@@ -365,7 +366,7 @@ def test_a_shrink_hook_that_halves_the_state_is_used_before_any_reset() -> None:
         svc.handle(_with(base, event_id=f"n{n}"))
 
     assert isinstance(svc.state, MemoryStateStore)
-    (stored,) = [svc.state.load(*key) for key in svc.state.items]
+    (stored,) = [svc.state.load(*key) for key in svc.state.items if key[0] != MERGE_NAMESPACE]
     assert stored is not None
     assert stored.value["state"]["notes"][-1].startswith("n9"), "the newest note survived"
     assert "StateReset" not in _metric_names()
@@ -497,7 +498,7 @@ def test_nesting_within_bounds_is_processed() -> None:
 
 
 def test_a_detector_that_fails_on_an_input_does_not_fail_the_others_and_the_event_is_kept() -> None:
-    def failing(record: CloudTrailRecord, state: Notes) -> Outcome[Notes]:
+    def failing(record: CloudTrailRecord, state: Notes, settings: Settings) -> Outcome[Notes]:
         raise ZeroDivisionError("a bug this input found")
 
     svc = service()

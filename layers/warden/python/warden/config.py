@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from warden.errors import ConfigurationError
 from warden.models import Severity
+from warden.settings import Settings
 
 
 class EnvironmentModel(BaseModel):
@@ -54,6 +55,38 @@ class DetectorConfig(EnvironmentModel):
     retries add up to 1 h more, and CloudTrail delivers most events within 15 min."""
     max_clock_skew_seconds: int = Field(default=15 * 60, alias="WARDEN_MAX_CLOCK_SKEW_SECONDS", ge=0, le=86400)
     """Events dated further ahead of their arrival than this are refused."""
+    account_id: str | None = Field(default=None, alias="WARDEN_ACCOUNT_ID")
+    trusted_accounts: tuple[str, ...] = Field(default=(), alias="WARDEN_TRUSTED_ACCOUNTS")
+    organization_id: str | None = Field(default=None, alias="WARDEN_ORGANIZATION_ID")
+    expected_vpc_endpoints: tuple[str, ...] = Field(default=(), alias="WARDEN_EXPECTED_VPC_ENDPOINTS")
+    require_guardrail: bool = Field(default=False, alias="WARDEN_REQUIRE_GUARDRAIL")
+    min_tls_version: str = Field(default="TLSv1.2", alias="WARDEN_MIN_TLS_VERSION")
+    baseline_warmup_days: int = Field(default=7, alias="WARDEN_BASELINE_WARMUP_DAYS", ge=0, le=90)
+    baseline_sensitivity: float = Field(default=10.0, alias="WARDEN_BASELINE_SENSITIVITY", gt=1.0, le=1000.0)
+    deployment_principals: tuple[str, ...] = Field(default=(), alias="WARDEN_DEPLOYMENT_PRINCIPALS")
+    stack_name: str | None = Field(default=None, alias="WARDEN_STACK_NAME")
+    warden_resources: tuple[str, ...] = Field(default=(), alias="WARDEN_RESOURCES")
+    invocation_log_bucket: str | None = Field(default=None, alias="WARDEN_INVOCATION_LOG_BUCKET")
+    invocation_log_group: str | None = Field(default=None, alias="WARDEN_INVOCATION_LOG_GROUP")
+
+    @property
+    def settings(self) -> Settings:
+        """The deployer's detection settings, as every detector gets them."""
+        return Settings(
+            account_id=self.account_id,
+            trusted_accounts=frozenset(self.trusted_accounts),
+            organization_id=self.organization_id or None,
+            expected_vpc_endpoints=frozenset(self.expected_vpc_endpoints),
+            require_guardrail=self.require_guardrail,
+            min_tls_version=self.min_tls_version,
+            baseline_warmup=timedelta(days=self.baseline_warmup_days),
+            baseline_sensitivity=self.baseline_sensitivity,
+            deployment_principals=frozenset(self.deployment_principals),
+            warden_stack_name=self.stack_name or None,
+            warden_resources=frozenset(self.warden_resources),
+            invocation_log_bucket=self.invocation_log_bucket or None,
+            invocation_log_group=self.invocation_log_group or None,
+        )
 
     @property
     def max_event_age(self) -> timedelta:
@@ -63,7 +96,14 @@ class DetectorConfig(EnvironmentModel):
     def max_clock_skew(self) -> timedelta:
         return timedelta(seconds=self.max_clock_skew_seconds)
 
-    _split = field_validator("self_principals", mode="before")(_split_list)
+    _split = field_validator(
+        "self_principals",
+        "trusted_accounts",
+        "expected_vpc_endpoints",
+        "deployment_principals",
+        "warden_resources",
+        mode="before",
+    )(_split_list)
 
 
 class ResponseConfig(EnvironmentModel):

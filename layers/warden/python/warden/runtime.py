@@ -58,4 +58,5 @@ def detection_service(config: DetectorConfig, family: Family) -> DetectionServic
         once=once,
         max_event_age=config.max_event_age,
         max_clock_skew=config.max_clock_skew,
+        settings=config.settings,
     )

@@ -1,9 +1,12 @@
-"""The detection service: one CloudTrail event in, findings out.
+"""The detection service: one record in, findings out.
 
-It bounds the event's shape before anything copies it (:mod:`warden.guard`), validates it, refuses
-events dated far from their arrival, drops Warden's own calls (so that containment never re-triggers
-detection), runs every registered detector of its family with the detector's stored state, and
-publishes what they find. Everything AWS-shaped is behind the ports in :mod:`warden.ports`.
+A record is a CloudTrail event or a GuardDuty finding (each arriving as an EventBridge event,
+:meth:`DetectionService.handle`) or a model-invocation log record (read from S3 or CloudWatch Logs,
+:meth:`DetectionService.handle_invocation_log`). The service bounds the input's shape before anything
+copies it (:mod:`warden.guard`), validates it, refuses records dated far from their arrival, drops
+Warden's own calls (so that containment never re-triggers detection), runs every detector that reads
+the record with the detector's stored state and the deployer's settings, merges repeated findings,
+and publishes what is left. Everything AWS-shaped is behind the ports in :mod:`warden.ports`.
 
 Every input ends processed, ignored, or rejected and kept in the dead-letter sink with the reason.
 Only a failing port (DynamoDB, EventBridge, SQS) raises, so that Lambda retries what can succeed later.
@@ -15,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
@@ -23,10 +26,12 @@ from pydantic import BaseModel, ValidationError
 from warden.detectors.registry import Detector, shifted
 from warden.errors import StateConflictError
 from warden.guard import MAX_PROBLEMS, keepable, label, refusal, validation_problems
-from warden.models import CloudTrailEvent, CloudTrailRecord, Finding
+from warden.models import CloudTrailEvent, Finding, GuardDutyEvent, ModelInvocationLog, Record
+from warden.models.guardduty import GUARDDUTY_DETAIL_TYPE
 from warden.models.wire import truncated
 from warden.observability import logger, metrics
 from warden.ports import DeadLetterSink, FindingPublisher, StateStore, StoredState
+from warden.settings import DEFAULT_SETTINGS, Settings
 
 STATE_ATTEMPTS = 3
 STATE_RETENTION = timedelta(hours=24)
@@ -39,6 +44,10 @@ MAX_KEY_CHARS = 512
 """State keys (principal ARNs) longer than this are cut with a digest: DynamoDB keys stop at 2 KB."""
 MAX_EVENT_AGE = timedelta(hours=6)
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+MERGE_WINDOW = timedelta(hours=1)
+"""A finding repeating one already published (same detector, principal, key and playbook) within this
+long after it is merged into it: counted, not published again."""
+MERGE_NAMESPACE = "merge"
 
 T = TypeVar("T")
 
@@ -50,6 +59,16 @@ class StateEnvelope(BaseModel):
     pending: list[Finding] = []
     newest: datetime | None = None
     """The newest event time seen: the item expires STATE_RETENTION after it, never earlier."""
+
+
+class MergeRecord(BaseModel):
+    """The newest published finding of one merge key, and the repeats merged into it since."""
+
+    finding_id: str
+    until: datetime
+    repeats: int = 0
+    newest_evidence: list[str] = []
+    last_seen: datetime | None = None
 
 
 class DetectionResult(BaseModel):
@@ -86,9 +105,11 @@ class DetectionService:
     max_event_age: timedelta = MAX_EVENT_AGE
     max_clock_skew: timedelta = MAX_CLOCK_SKEW
     state_budget: int = STATE_BUDGET_BYTES
+    settings: Settings = DEFAULT_SETTINGS
+    merge_window: timedelta = MERGE_WINDOW
 
     def handle(self, event: object, context: Any = None, *, now: datetime | None = None) -> DetectionResult:
-        """Process one EventBridge event of any shape; raise only when a port fails.
+        """Process one EventBridge event of any shape (CloudTrail or GuardDuty); raise only when a port fails.
 
         ``now`` is the event's arrival time (the wall clock, read at the handler edge): events dated
         more than ``max_clock_skew`` after it or ``max_event_age`` before it are refused (a naive
@@ -101,21 +122,52 @@ class DetectionService:
             return self._reject(event, [f"expected a JSON object, got {type(event).__name__}"], payload=keepable(event))
         if unsafe := refusal(event):
             return self._reject(event, [unsafe], payload=keepable(event))
+        envelope = GuardDutyEvent if event.get("detail-type") == GUARDDUTY_DETAIL_TYPE else CloudTrailEvent
         try:
-            parsed = CloudTrailEvent.model_validate(event)
+            record: Record = envelope.model_validate(event).detail
         except ValidationError as exc:
             return self._reject(event, validation_problems(exc))
-        if now is not None and (late := self._time_problem(parsed.detail.event_time, now)):
+        if now is not None and (late := self._time_problem(record.event_time, now)):
             return self._reject(
                 event,
                 [late],
                 reason="event-time-out-of-range",
                 metric="EventTimeOutOfRange",
-                event_time=parsed.detail.event_time.isoformat(),
+                event_time=record.event_time.isoformat(),
                 arrival=now.isoformat(),
             )
         process = self.once(self._process, context) if self.once else self._process
-        return DetectionResult.model_validate(process(event=dict(event), record=parsed.detail, now=now))
+        return DetectionResult.model_validate(process(event=dict(event), record=record, now=now))
+
+    def handle_invocation_log(self, raw: object, *, origin: str, now: datetime | None = None) -> DetectionResult:
+        """Process one model-invocation log record (a line of a log file or a CloudWatch log event).
+
+        ``origin`` says where it was read (``s3://bucket/key:LINE``). A refused record is kept in the
+        dead-letter sink as its origin and the problems, never its content: it holds prompts and
+        completions, which must not leave the detector (the log file itself stays where it is).
+        """
+        logger.remove_keys(["event_id", "event_name", "principal"])
+        now = now.replace(tzinfo=UTC) if now is not None and now.tzinfo is None else now
+        reference = {"origin": origin, "kind": "model-invocation-log"}
+        if not isinstance(raw, dict):
+            return self._reject(reference, [f"expected a JSON object, got {type(raw).__name__}"], payload=reference)
+        if unsafe := refusal(raw):
+            return self._reject(reference, [unsafe], payload=reference)
+        try:
+            record = ModelInvocationLog.model_validate(raw)
+        except ValidationError as exc:
+            return self._reject(reference, validation_problems(exc), payload=reference)
+        if now is not None and (late := self._time_problem(record.event_time, now)):
+            return self._reject(
+                reference,
+                [late],
+                payload=reference,
+                reason="event-time-out-of-range",
+                metric="EventTimeOutOfRange",
+                event_time=record.event_time.isoformat(),
+                arrival=now.isoformat(),
+            )
+        return DetectionResult.model_validate(self._process(event=reference, record=record, now=now))
 
     def _time_problem(self, event_time: datetime, now: datetime) -> str | None:
         ahead = event_time - now
@@ -125,8 +177,8 @@ class DetectionService:
             return f"eventTime is {-ahead} before its arrival (at most {self.max_event_age} allowed)"
         return None
 
-    def _process(self, *, event: dict[str, Any], record: CloudTrailRecord, now: datetime | None) -> dict[str, Any]:
-        logger.append_keys(event_id=record.event_id, event_name=record.event_name, principal=record.user_identity.arn)
+    def _process(self, *, event: dict[str, Any], record: Record, now: datetime | None) -> dict[str, Any]:
+        logger.append_keys(event_id=record.event_id, event_name=record.event_name, principal=_principal(record))
         if record.actor_arns & self.self_principals:
             logger.info("ignored Warden's own API call")
             metrics.add_metric(name="SelfEventsIgnored", unit=MetricUnit.Count, value=1)
@@ -153,9 +205,7 @@ class DetectionService:
             reason=f"detector-error: {', '.join(failed)}" if failed else None,
         ).model_dump()
 
-    def _detect(
-        self, event: dict[str, Any], record: CloudTrailRecord, now: datetime | None
-    ) -> tuple[list[Finding], list[str]]:
+    def _detect(self, event: dict[str, Any], record: Record, now: datetime | None) -> tuple[list[Finding], list[str]]:
         """Run every detector that applies to the record; each run publishes what it finds.
 
         A detector that raises is a bug this input found: the other detectors still run, and the
@@ -175,7 +225,7 @@ class DetectionService:
                 failed.append(item.name)
         return findings, failed
 
-    def _run(self, item: Detector[BaseModel], record: CloudTrailRecord, now: datetime | None) -> tuple[Finding, ...]:
+    def _run(self, item: Detector[BaseModel], record: Record, now: datetime | None) -> tuple[Finding, ...]:
         """Evaluate one detector with its stored state; store the outcome, then publish it (an outbox).
 
         The findings are stored with the state that produced them, in one conditional write, so that
@@ -183,6 +233,9 @@ class DetectionService:
         write and cleared after publishing; if publishing fails, whoever next loads the state (the
         retried event, or the next event of the principal) publishes them again, with the same ids.
         """
+        if item.state_model is None:
+            outcome = _guarded(item, item.evaluate, record, None, self.settings)
+            return self._publish(outcome.findings)
         key = _guarded(item, item.state_key, record)
         if key is None:
             return ()
@@ -190,7 +243,7 @@ class DetectionService:
         for attempt in range(1, STATE_ATTEMPTS + 1):
             stored = self.state.load(item.name, key)
             envelope, state = self._restore(item, key, stored, now)
-            outcome = _guarded(item, item.evaluate, record, state)
+            outcome = _guarded(item, item.evaluate, record, state, self.settings)
             pending = [*envelope.pending, *outcome.findings]
             if outcome.state is None and not pending:
                 return ()
@@ -201,27 +254,78 @@ class DetectionService:
             version = stored.version if stored else None
             try:
                 if outcome.state is not None or outcome.findings:  # else only an old outbox is left to publish
-                    version = self._save(item.name, key, updated, version)
+                    version = self._save(item, key, updated, version)
             except StateConflictError:
                 logger.info("detector state changed concurrently; re-evaluating", detector=item.name, attempt=attempt)
                 metrics.add_metric(name="StateConflicts", unit=MetricUnit.Count, value=1)
                 continue
+            published = self._publish(pending)
             if pending:
-                self.publisher.publish(pending)
-                self._clear_outbox(item.name, key, updated, version)
-            return tuple(pending)
+                self._clear_outbox(item, key, updated, version)
+            return published
         raise StateConflictError(f"state of {item.name} for {key} kept changing; giving up after {STATE_ATTEMPTS}")
+
+    def _publish(self, findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
+        """Publish the findings that are not repeats of one published within the merge window."""
+        fresh = [merged for finding in findings if (merged := self._merged(finding)) is not None]
+        if fresh:
+            self.publisher.publish(fresh)
+        return tuple(fresh)
+
+    def _merged(self, finding: Finding) -> Finding | None:
+        """``finding`` to publish (with the count of repeats merged since the last one), or None for a repeat.
+
+        Findings that would start different actions (another key, another playbook) are never merged.
+        The window runs on event times. A republished finding (an outbox retry) is published again.
+        """
+        parts = [finding.detector, finding.principal, finding.access_key_id or "-", finding.playbook or "-"]
+        key = truncated("#".join(parts), MAX_KEY_CHARS)
+        for _ in range(STATE_ATTEMPTS):
+            stored = self.state.load(MERGE_NAMESPACE, key)
+            merge = _merge_record(stored)
+            version = stored.version if stored else None
+            if merge and merge.finding_id != finding.id and finding.first_seen <= merge.until:
+                newest = max(finding.last_seen, merge.last_seen or finding.last_seen)
+                repeats, evidence = merge.repeats + 1, list(finding.evidence[-10:])
+                update = merge.model_copy(update={"repeats": repeats, "newest_evidence": evidence, "last_seen": newest})
+                try:
+                    self._save_merge(key, update, version)
+                except StateConflictError:
+                    continue
+                logger.info("finding merged into one already published", finding_id=finding.id, into=merge.finding_id)
+                metrics.add_metric(name="FindingsMerged", unit=MetricUnit.Count, value=1)
+                return None
+            if merge and merge.finding_id == finding.id:
+                return finding
+            published = finding
+            if merge and merge.repeats:
+                merged = {"repeats": merge.repeats, "previous_finding": merge.finding_id}
+                details = {**finding.details, "merged": merged}
+                published = finding.model_copy(update={"details": details})
+            record = MergeRecord(finding_id=finding.id, until=shifted(finding.last_seen, self.merge_window))
+            try:
+                self._save_merge(key, record, version)
+            except StateConflictError:
+                continue
+            return published
+        return finding  # contention: publishing twice is better than losing a finding
+
+    def _save_merge(self, key: str, record: MergeRecord, version: int | None) -> None:
+        expires = shifted(record.until, STATE_RETENTION)
+        value = record.model_dump(mode="json")
+        self.state.save(MERGE_NAMESPACE, key, value, expected_version=version, expires_at=expires)
 
     def _restore(
         self, item: Detector[BaseModel], key: str, stored: StoredState | None, now: datetime | None
     ) -> tuple[StateEnvelope, BaseModel]:
         """The stored envelope and state; a fresh state if it is unreadable or dated after ``now``."""
-        fresh = _guarded(item, item.state_model.model_validate, {})
+        model = cast(type[BaseModel], item.state_model)  # stateless detectors never get here
+        fresh = _guarded(item, model.model_validate, {})
         if stored is None:
             return StateEnvelope(), fresh
         try:
             envelope = StateEnvelope.model_validate(stored.value)
-            state = item.state_model.model_validate(envelope.state)
+            state = model.model_validate(envelope.state)
         except ValidationError as exc:
             self._reset(item, key, "stored state unreadable", problems=validation_problems(exc))
             return StateEnvelope(), fresh
@@ -256,18 +360,18 @@ class DetectionService:
         logger.error("detector state reset", detector=item.name, key=key, why=why, **context)
         metrics.add_metric(name="StateReset", unit=MetricUnit.Count, value=1)
 
-    def _save(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> int:
+    def _save(self, item: Detector[BaseModel], key: str, envelope: StateEnvelope, version: int | None) -> int:
         newest = envelope.newest or datetime.min.replace(tzinfo=UTC)
         value = envelope.model_dump(mode="json")
-        self.state.save(name, key, value, expected_version=version, expires_at=shifted(newest, STATE_RETENTION))
+        self.state.save(item.name, key, value, expected_version=version, expires_at=shifted(newest, item.retention))
         return (version or 0) + 1
 
-    def _clear_outbox(self, name: str, key: str, envelope: StateEnvelope, version: int | None) -> None:
+    def _clear_outbox(self, item: Detector[BaseModel], key: str, envelope: StateEnvelope, version: int | None) -> None:
         try:
-            self._save(name, key, envelope.model_copy(update={"pending": []}), version)
+            self._save(item, key, envelope.model_copy(update={"pending": []}), version)
         except StateConflictError:
             # Someone loaded the outbox meanwhile and will publish it too: same ids, so harmless.
-            logger.info("outbox cleared concurrently", detector=name)
+            logger.info("outbox cleared concurrently", detector=item.name)
 
     def _reject(
         self,
@@ -296,6 +400,21 @@ class DetectionService:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         self.dead_letters.keep(event if payload is None else payload, reason=reason, error="; ".join(problems))
         return DetectionResult(status="rejected", event_id=event_id, reason=problems[0])
+
+
+def _principal(record: Record) -> str | None:
+    """The caller to log: the session or user itself, not the role behind it."""
+    own = getattr(getattr(record, "user_identity", None), "arn", None)
+    return own if isinstance(own, str) else min(record.actor_arns, default=None)
+
+
+def _merge_record(stored: StoredState | None) -> MergeRecord | None:
+    if stored is None:
+        return None
+    try:
+        return MergeRecord.model_validate(stored.value)
+    except ValidationError:
+        return None
 
 
 def _stored_bytes(envelope: StateEnvelope) -> int:

@@ -52,6 +52,7 @@ from pydantic import BaseModel, Field
 from warden.detectors.registry import Outcome, detector, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Arn, Name, Text
+from warden.settings import Settings
 
 NAME = "llmjacking-sequence"
 WINDOW = timedelta(minutes=60)
@@ -323,7 +324,9 @@ def shrink(window: PrincipalWindow) -> PrincipalWindow:
     key=_principal_key,
     shrink=shrink,
 )
-def llmjacking_sequence(record: CloudTrailRecord, state: PrincipalWindow) -> Outcome[PrincipalWindow]:
+def llmjacking_sequence(
+    record: CloudTrailRecord, state: PrincipalWindow, settings: Settings
+) -> Outcome[PrincipalWindow]:
     """LLMjacking: Bedrock model access enabled or models enumerated, then a model invoked."""
     kind = _kind(record)
     principal = record.user_identity.arn

@@ -1,9 +1,15 @@
 """The detector registry.
 
-A detector is a pure function ``(record, state) -> Outcome``: no boto3, no environment, no clock.
-Whatever it needs to remember between events (a window of recent activity, a baseline) is the
-explicit ``state`` argument, a pydantic model that the detection service loads before the call
-and stores after it. Detectors register themselves by name with :func:`detector`.
+A detector is a pure function ``(record, state, settings) -> Outcome``: no boto3, no environment, no
+clock. The record is a CloudTrail record, a model-invocation log record or a GuardDuty finding (the
+detector says which). Whatever it needs to remember between events (a window of recent activity, a
+baseline) is the explicit ``state`` argument, a pydantic model that the detection service loads
+before the call and stores after it; a detector without state (``state=None``) gets None and judges
+each record alone. ``settings`` is the deployer's configuration (:class:`warden.settings.Settings`).
+Detectors register themselves by name with :func:`detector`.
+
+``consumes`` names the ``(event_source, event_name)`` pairs a detector reads; an event name ``*``
+means every event of that source. The template's rules must deliver them (a test checks it).
 
 State has a byte budget (the service's ``STATE_BUDGET_BYTES``). A detector whose state can grow
 should give a ``shrink`` hook: a pure function that returns a smaller state, keeping what matters
@@ -16,13 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from warden.models import CloudTrailRecord, Family, Finding
+from warden.models import CloudTrailRecord, Family, Finding, Record
+from warden.settings import Settings
 
 StateT = TypeVar("StateT", bound=BaseModel)
+ANY_EVENT = "*"
+DEFAULT_RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -37,17 +46,26 @@ class Outcome(Generic[StateT]):
 class Detector(Generic[StateT]):
     name: str
     family: Family
-    state_model: type[StateT]
+    state_model: type[StateT] | None
+    """None: the detector keeps no state and judges each record alone."""
     consumes: frozenset[tuple[str, str]]
     """(eventSource, eventName) pairs the detector looks at; the template's rules must deliver them."""
-    state_key: Callable[[CloudTrailRecord], str | None]
-    evaluate: Callable[[CloudTrailRecord, StateT], Outcome[StateT]]
+    state_key: Callable[[Any], str | None]
+    evaluate: Callable[[Any, Any, Settings], Outcome[StateT]]
+    """``(record, state, settings) -> Outcome``; ``state`` is None for a stateless detector."""
+    record: type[Any] = CloudTrailRecord
+    """The kind of record the detector reads."""
+    retention: timedelta = DEFAULT_RETENTION
+    """How long after a key's newest record its state is kept (a learned baseline keeps it for weeks)."""
     doc: str = field(repr=False, default="")
     shrink: Callable[[StateT], StateT] | None = None
     """Returns a smaller state (about half) when the stored one is over the byte budget."""
 
-    def applies_to(self, record: CloudTrailRecord) -> bool:
-        return (record.event_source, record.event_name) in self.consumes
+    def applies_to(self, record: Record) -> bool:
+        if not isinstance(record, self.record):
+            return False
+        source = record.event_source
+        return (source, record.event_name) in self.consumes or (source, ANY_EVENT) in self.consumes
 
 
 @dataclass
@@ -71,26 +89,36 @@ class Registry:
     def for_family(self, family: Family) -> list[Detector[BaseModel]]:
         return [d for d in self if d.family is family]
 
+    def select(self, *, family: Family | None = None, record: type[Any] | None = None) -> list[Detector[BaseModel]]:
+        """The detectors of ``family`` (all if None) that read ``record`` (any if None)."""
+        return [d for d in self if (family is None or d.family is family) and (record is None or d.record is record)]
+
 
 REGISTRY = Registry()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def detector(
     *,
     name: str,
     family: Family,
-    state: type[StateT],
+    state: type[StateT] | None,
     consumes: frozenset[tuple[str, str]],
-    key: Callable[[CloudTrailRecord], str | None],
+    key: Callable[[Any], str | None] = lambda record: None,
+    record: type[Any] = CloudTrailRecord,
+    retention: timedelta = DEFAULT_RETENTION,
     shrink: Callable[[StateT], StateT] | None = None,
-) -> Callable[
-    [Callable[[CloudTrailRecord, StateT], Outcome[StateT]]], Callable[[CloudTrailRecord, StateT], Outcome[StateT]]
-]:
-    """Register a pure detector function under ``name``."""
+) -> Callable[[F], F]:
+    """Register a pure detector function ``(record, state, settings) -> Outcome`` under ``name``.
 
-    def register(
-        fn: Callable[[CloudTrailRecord, StateT], Outcome[StateT]],
-    ) -> Callable[[CloudTrailRecord, StateT], Outcome[StateT]]:
+    ``key`` gives the state key of a record (None skips the record); a stateless detector needs none.
+    """
+    if any(source == ANY_EVENT for source, _ in consumes):
+        raise ValueError(f"detector {name!r}: an event source cannot be {ANY_EVENT!r}")
+
+    def register(fn: F) -> F:
         REGISTRY.add(
             Detector(
                 name=name,
@@ -99,6 +127,8 @@ def detector(
                 consumes=consumes,
                 state_key=key,
                 evaluate=fn,
+                record=record,
+                retention=retention,
                 doc=fn.__doc__ or "",
                 shrink=shrink,
             )

@@ -2,14 +2,21 @@
 
 from warden.models.cloudtrail import CloudTrailEvent, CloudTrailRecord, SessionIssuer, UserIdentity
 from warden.models.finding import Family, Finding, Severity
-from warden.models.invocation_log import ModelInvocationLog
+from warden.models.guardduty import GUARDDUTY_SOURCE, GuardDutyEvent, GuardDutyFinding
+from warden.models.invocation_log import INVOCATION_LOG_SOURCE, ModelInvocationLog
+from warden.models.record import Record
 
 __all__ = [
+    "GUARDDUTY_SOURCE",
+    "INVOCATION_LOG_SOURCE",
     "CloudTrailEvent",
     "CloudTrailRecord",
     "Family",
     "Finding",
+    "GuardDutyEvent",
+    "GuardDutyFinding",
     "ModelInvocationLog",
+    "Record",
     "SessionIssuer",
     "Severity",
     "UserIdentity",

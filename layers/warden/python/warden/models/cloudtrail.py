@@ -80,6 +80,12 @@ class UserIdentity(WireModel):
         return "unknown"
 
 
+class TlsDetails(WireModel):
+    tls_version: IdentityName | None = None
+    cipher_suite: IdentityName | None = None
+    client_provided_host_header: IdentityName | None = None
+
+
 class CloudTrailRecord(WireModel):
     """One CloudTrail event record."""
 
@@ -103,6 +109,8 @@ class CloudTrailRecord(WireModel):
     recipient_account_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    tls_details: TlsDetails | None = None
+    vpc_endpoint_id: IdentityName | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -118,6 +126,11 @@ class CloudTrailRecord(WireModel):
         """Every ARN that identifies the caller: the principal itself and, for sessions, its issuer."""
         arns = {self.user_identity.arn, self.user_identity.issuer_arn}
         return frozenset(arn for arn in arns if arn)
+
+    @property
+    def bearer_token(self) -> bool:
+        """The call was signed with a Bedrock API key (``Authorization: Bearer``), not SigV4."""
+        return bool((self.additional_event_data or {}).get("callWithBearerToken"))
 
     @property
     def model_id(self) -> str | None:

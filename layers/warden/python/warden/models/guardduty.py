@@ -1,0 +1,76 @@
+"""GuardDuty findings, as EventBridge delivers them (source ``aws.guardduty``, "GuardDuty Finding")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import Field
+
+from warden.models.cloudtrail import EventTime, IdentityArn, IdentityName
+from warden.models.wire import WireModel
+
+GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
+GUARDDUTY_SOURCE = "guardduty.amazonaws.com"
+"""The ``event_source`` of a GuardDuty finding, as detectors' ``consumes`` name it."""
+
+
+class AccessKeyDetails(WireModel):
+    access_key_id: IdentityName | None = None
+    principal_id: IdentityName | None = None
+    user_name: IdentityName | None = None
+    user_type: IdentityName | None = None
+
+
+class GuardDutyResource(WireModel):
+    resource_type: IdentityName | None = None
+    access_key_details: AccessKeyDetails | None = None
+
+
+class GuardDutyService(WireModel):
+    service_name: str | None = None
+    action: dict[str, Any] | None = None
+    event_first_seen: EventTime | None = None
+    event_last_seen: EventTime | None = None
+    count: int | None = None
+
+
+class GuardDutyFinding(WireModel):
+    """One GuardDuty finding (the ``detail`` of its EventBridge event)."""
+
+    id: str = Field(min_length=1, max_length=256)
+    type: str = Field(min_length=1, max_length=256)
+    account_id: IdentityName
+    region: IdentityName
+    arn: IdentityArn | None = None
+    severity: float = Field(ge=0, le=10)
+    title: str | None = Field(default=None, max_length=1024)
+    created_at: EventTime | None = None
+    updated_at: EventTime
+    resource: GuardDutyResource = Field(default_factory=GuardDutyResource)
+    service: GuardDutyService = Field(default_factory=GuardDutyService)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.id}@{self.updated_at.isoformat()}"
+
+    @property
+    def event_time(self) -> datetime:
+        return self.updated_at
+
+    @property
+    def event_source(self) -> str:
+        return GUARDDUTY_SOURCE
+
+    @property
+    def event_name(self) -> str:
+        return self.type
+
+    @property
+    def actor_arns(self) -> frozenset[str]:
+        return frozenset()
+
+
+class GuardDutyEvent(EventBridgeModel):
+    detail: GuardDutyFinding
