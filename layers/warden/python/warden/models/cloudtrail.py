@@ -110,6 +110,8 @@ class CloudTrailRecord(WireModel):
     error_code: str | None = None
     error_message: str | None = None
     tls_details: TlsDetails | None = None
+    resources: list[dict[str, Any]] | None = None
+    shared_event_id: str | None = Field(default=None, alias="sharedEventID")
     vpc_endpoint_id: IdentityName | None = None
 
     @property
