@@ -257,7 +257,7 @@ def _repeater() -> Detector[BaseModel]:
 
 
 def _at(minutes: int) -> dict[str, Any]:
-    event = load_json(INVOKE)
+    event: dict[str, Any] = load_json(INVOKE)
     moment = datetime(2026, 11, 20, 14, tzinfo=UTC) + timedelta(minutes=minutes)
     event["id"] = f"00000000-0000-4000-8000-{minutes:012d}"
     event["detail"]["eventID"] = f"10000000-0000-4000-8000-{minutes:012d}"
