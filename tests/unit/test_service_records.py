@@ -321,3 +321,27 @@ def test_merge_records_expire() -> None:
     assert isinstance(svc.state, MemoryStateStore)
     ((_key, expires),) = [(k, v) for k, v in svc.state.expiry.items() if k[0] == MERGE_NAMESPACE]
     assert expires <= datetime(2026, 11, 20, 14, tzinfo=UTC) + timedelta(hours=26)
+
+
+def test_an_escalation_is_published_even_within_the_window() -> None:
+    """A LOW finding must never hide a HIGH one of the same detector about the same principal."""
+
+    def evaluate(record: CloudTrailRecord, state: None, settings: Settings) -> Outcome[BaseModel]:
+        finding = _finding(record, detector="escalating")
+        severity = Severity.HIGH if record.event_time.minute >= 20 else Severity.LOW
+        return Outcome(findings=(finding.sealed({**finding.model_dump(), "severity": severity}),))
+
+    escalating = Detector(
+        name="escalating",
+        family=Family.BEDROCK_USAGE,
+        state_model=None,
+        consumes=frozenset({("bedrock.amazonaws.com", "InvokeModel")}),
+        state_key=lambda record: None,
+        evaluate=evaluate,
+    )
+    svc = _svc(escalating)
+
+    for minutes in (0, 10, 20, 30):
+        svc.handle(_at(minutes))
+
+    assert [f.severity for f in _published(svc)] == [Severity.LOW, Severity.HIGH]

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from warden.detectors.registry import Detector, shifted
 from warden.errors import StateConflictError
 from warden.guard import MAX_PROBLEMS, keepable, label, refusal, validation_problems
-from warden.models import CloudTrailEvent, Finding, GuardDutyEvent, ModelInvocationLog, Record
+from warden.models import CloudTrailEvent, Finding, GuardDutyEvent, ModelInvocationLog, Record, Severity
 from warden.models.guardduty import GUARDDUTY_DETAIL_TYPE
 from warden.models.wire import truncated
 from warden.observability import logger, metrics
@@ -66,6 +66,7 @@ class MergeRecord(BaseModel):
 
     finding_id: str
     until: datetime
+    severity: Severity = Severity.CRITICAL
     repeats: int = 0
     newest_evidence: list[str] = []
     last_seen: datetime | None = None
@@ -275,7 +276,8 @@ class DetectionService:
     def _merged(self, finding: Finding) -> Finding | None:
         """``finding`` to publish (with the count of repeats merged since the last one), or None for a repeat.
 
-        Findings that would start different actions (another key, another playbook) are never merged.
+        Findings that would start different actions (another key, another playbook) are never merged, nor
+        is a finding more severe than the one published (an escalation is news).
         The window runs on event times. A republished finding (an outbox retry) is published again.
         """
         parts = [finding.detector, finding.principal, finding.access_key_id or "-", finding.playbook or "-"]
@@ -284,7 +286,8 @@ class DetectionService:
             stored = self.state.load(MERGE_NAMESPACE, key)
             merge = _merge_record(stored)
             version = stored.version if stored else None
-            if merge and merge.finding_id != finding.id and finding.first_seen <= merge.until:
+            repeat = merge and merge.finding_id != finding.id and finding.first_seen <= merge.until
+            if merge and repeat and _rank(finding.severity) <= _rank(merge.severity):
                 newest = max(finding.last_seen, merge.last_seen or finding.last_seen)
                 repeats, evidence = merge.repeats + 1, list(finding.evidence[-10:])
                 update = merge.model_copy(update={"repeats": repeats, "newest_evidence": evidence, "last_seen": newest})
@@ -302,7 +305,8 @@ class DetectionService:
                 merged = {"repeats": merge.repeats, "previous_finding": merge.finding_id}
                 details = {**finding.details, "merged": merged}
                 published = finding.model_copy(update={"details": details})
-            record = MergeRecord(finding_id=finding.id, until=shifted(finding.last_seen, self.merge_window))
+            until = shifted(finding.last_seen, self.merge_window)
+            record = MergeRecord(finding_id=finding.id, until=until, severity=finding.severity)
             try:
                 self._save_merge(key, record, version)
             except StateConflictError:
@@ -400,6 +404,13 @@ class DetectionService:
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         self.dead_letters.keep(event if payload is None else payload, reason=reason, error="; ".join(problems))
         return DetectionResult(status="rejected", event_id=event_id, reason=problems[0])
+
+
+_SEVERITY_ORDER = list(Severity)
+
+
+def _rank(severity: Severity) -> int:
+    return _SEVERITY_ORDER.index(severity)
 
 
 def _principal(record: Record) -> str | None:
