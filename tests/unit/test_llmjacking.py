@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests import fakes
 from tests.conftest import EVENTS, load_json
-from tests.fakes import MemoryStateStore, run, service
+from tests.fakes import MemoryStateStore
 from warden.detectors import REGISTRY
 from warden.detectors import llmjacking as rule
-from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Severity
+from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Finding, Severity
+from warden.service import DetectionService
 from warden.settings import DEFAULT_SETTINGS
 from warden_local.readers import to_eventbridge
 
@@ -22,6 +24,15 @@ POSITIVE = sorted(SEQUENCES.glob("llmjacking__positive__*.json"))
 NEGATIVE = sorted(SEQUENCES.glob("llmjacking__negative__*.json"))
 STOLEN_USER = "arn:aws:iam::123456789012:user/ml-batch-svc"
 WARDEN_ROLE = "arn:aws:iam::123456789012:role/warden-local-ContainAccessKeyStateMachineRole"
+
+
+def service(self_principals: frozenset[str] = frozenset(), **options: Any) -> DetectionService:
+    """A service running llmjacking-sequence alone: what these tests measure (writes, outbox) is its own."""
+    return fakes.service(self_principals, detectors=options.pop("detectors", ["llmjacking-sequence"]), **options)
+
+
+def run(events: list[dict[str, Any]], svc: DetectionService | None = None) -> list[Finding]:
+    return fakes.run(events, svc or service())
 
 
 def test_there_are_positive_and_negative_samples() -> None:
@@ -382,3 +393,83 @@ def _activity(event: dict[str, Any]) -> rule.Activity:
         region="us-east-1",
         access_key_id="AKIAEXAMPLEBATCHSVC1",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The bedrock-mantle endpoint (OpenAI-compatible): ListModels/GetModel enumerate, CreateInference invokes
+# ---------------------------------------------------------------------------------------------
+
+MANTLE_SAMPLE = "sequences/llmjacking__positive__logging_check_then_mantle_endpoint.json"
+API_KEY_USER = "arn:aws:iam::123456789012:user/BedrockAPIKey-q7k2"
+
+
+def test_the_mantle_endpoint_is_consumed_for_enumeration_and_invocation() -> None:
+    assert ("bedrock-mantle.amazonaws.com", "CreateInference") in rule.CONSUMES
+    assert ("bedrock-mantle.amazonaws.com", "ListModels") in rule.CONSUMES
+    assert ("bedrock-mantle.amazonaws.com", "GetModel") in rule.CONSUMES
+
+
+def test_an_invocation_through_mantle_after_preparation_names_its_model() -> None:
+    events = load_json(MANTLE_SAMPLE)
+
+    (finding,) = run(events, service(detectors=["llmjacking-sequence"]))
+
+    assert finding.details["models"] == ["anthropic.claude-3-opus-20240229-v1:0"], "mantle logs the model as `model`"
+    assert "ListModels" in finding.details["preparation_calls"]
+    assert "GetModelInvocationLoggingConfiguration" in finding.details["access_checks"]
+    assert finding.evidence[-1] == events[3]["detail"]["eventID"], "the first CreateInference after preparation"
+    assert finding.details["source_ips"] == ["203.0.113.77"]
+
+
+def _mantle_call(name: str, at: str, *, event_id: str, model: str | None, error: str | None = None) -> dict[str, Any]:
+    """A mantle call signed with a Bedrock API key: the bearer flag is in requestParameters there."""
+    event: dict[str, Any] = load_json(MANTLE_SAMPLE)[-1]
+    detail = event["detail"]
+    detail.update(eventName=name, eventTime=at, eventID=event_id)
+    detail["userIdentity"] = {
+        "type": "IAMUser",
+        "principalId": "AIDA3C9E1F7B5D2A8C6E4",
+        "arn": API_KEY_USER,
+        "accountId": "123456789012",
+        "userName": "BedrockAPIKey-q7k2",
+    }
+    params: dict[str, Any] = {"callWithBearerToken": True, "bearerTokenType": "ABSK"}
+    if model:
+        params["model"] = model
+    detail["requestParameters"] = params
+    if error:
+        detail["errorCode"] = error
+    event["id"] = f"eb-{event_id}"
+    return event
+
+
+def test_a_bedrock_api_key_probing_mantle_then_invoking_is_contained_as_an_api_key() -> None:
+    opus = "anthropic.claude-3-opus-20240229-v1:0"
+    events = [
+        _mantle_call("ListModels", "2026-11-22T03:00:00Z", event_id="m-list", model=None),
+        _mantle_call("GetModel", "2026-11-22T03:00:05Z", event_id="m-get", model=opus),
+        _mantle_call(
+            "CreateInference", "2026-11-22T03:00:09Z", event_id="m-probe", model=opus, error="ValidationException"
+        ),
+        _mantle_call("CreateInference", "2026-11-22T03:01:00Z", event_id="m-invoke", model=opus),
+    ]
+
+    (finding,) = run(events, service(detectors=["llmjacking-sequence"]))
+
+    assert finding.principal == API_KEY_USER
+    assert finding.playbook == "contain-bedrock-api-key"
+    assert finding.details["credential_type"] == "bedrock-api-key"
+    assert finding.details["access_checks"] == ["CreateInference (failed)"]
+    assert finding.evidence == ("m-list", "m-get", "m-probe", "m-invoke")
+
+
+def test_mantle_calls_that_do_not_run_a_model_are_not_invocations() -> None:
+    events = [
+        _mantle_call("ListModels", "2026-11-22T03:00:00Z", event_id="m-list", model=None),
+        _mantle_call(
+            "GetModel", "2026-11-22T03:00:05Z", event_id="m-get", model="anthropic.claude-3-opus-20240229-v1:0"
+        ),
+        _mantle_call("CountTokens", "2026-11-22T03:00:07Z", event_id="m-count", model="x"),
+        _mantle_call("GetInference", "2026-11-22T03:00:09Z", event_id="m-get-inference", model=None),
+    ]
+    assert run(events, service(detectors=["llmjacking-sequence"])) == []

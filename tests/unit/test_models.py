@@ -10,7 +10,15 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import EVENTS, load_json
-from warden.models import CloudTrailEvent, CloudTrailRecord, Family, Finding, ModelInvocationLog, Severity
+from warden.models import (
+    CloudTrailEvent,
+    CloudTrailRecord,
+    Family,
+    Finding,
+    GuardDutyEvent,
+    ModelInvocationLog,
+    Severity,
+)
 from warden.models.finding import finding_id
 from warden.models.wire import truncated
 
@@ -28,7 +36,12 @@ def test_every_eventbridge_sample_parses(path: Path) -> None:
 @pytest.mark.parametrize("path", SEQUENCES, ids=lambda p: p.stem)
 def test_every_sequence_event_parses(path: Path) -> None:
     for raw in json.loads(path.read_text()):
-        assert CloudTrailEvent.model_validate(raw).detail.user_identity.arn
+        if raw["detail-type"] == "GuardDuty Finding":
+            assert GuardDutyEvent.model_validate(raw).detail.type
+            continue
+        identity = CloudTrailEvent.model_validate(raw).detail.user_identity
+        # Every caller is named: by ARN, or (another account calling in, an AWS service) by account or service.
+        assert identity.arn or identity.account_id or identity.invoked_by
 
 
 def test_raw_cloudtrail_records_of_the_corpus_parse(corpus: Path) -> None:

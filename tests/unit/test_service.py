@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from tests import fakes
 from tests.conftest import load_json
-from tests.fakes import MemoryDeadLetters, MemoryPublisher, MemoryStateStore, run, service
+from tests.fakes import MemoryDeadLetters, MemoryPublisher, MemoryStateStore
 from warden.adapters.sqs import SqsDeadLetterSink
 from warden.detectors.registry import Detector, Outcome
 from warden.errors import PublishError, StateConflictError
@@ -23,6 +24,15 @@ from warden.service import MERGE_NAMESPACE, STATE_BUDGET_BYTES, DetectionService
 from warden.settings import Settings
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/warden-local-ContainAccessKeyStateMachineRole"
+
+
+def service(self_principals: frozenset[str] = frozenset(), **options: Any) -> DetectionService:
+    """A service running llmjacking-sequence alone: what these tests measure (writes, outbox) is its own."""
+    return fakes.service(self_principals, detectors=options.pop("detectors", ["llmjacking-sequence"]), **options)
+
+
+def run(events: list[dict[str, Any]], svc: DetectionService | None = None) -> list[Finding]:
+    return fakes.run(events, svc or service())
 
 
 def _metric_names() -> set[str]:

@@ -57,7 +57,7 @@ def parse(document: object) -> list[Statement] | None:
             text = unquote(text)
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # a deeply nested document under the size limit
             return None
     if not isinstance(document, dict):
         return None

@@ -19,6 +19,13 @@ When it fires (the invocation must succeed and come after the preparation)
     * at least :data:`MIN_DISTINCT_RECON_LONG_TERM` distinct preparation calls made with a long-term
       access key (``AKIA...``), at least one of them strong.
 
+    Both Bedrock endpoints count: ``bedrock.amazonaws.com`` (the runtime's ``InvokeModel``,
+    ``Converse``... and the control plane) and ``bedrock-mantle.amazonaws.com`` (the OpenAI-compatible
+    endpoint: ``ListModels``/``GetModel`` are enumeration, ``CreateInference`` is an invocation; see
+    :mod:`warden.detectors._bedrock`). Mantle inference is a CloudTrail *data* event: it is seen
+    only where a trail logs ``AWS::BedrockMantle::*`` data events. An attacker who checks that
+    invocation logging is off, then invokes through mantle, is caught when those events are logged.
+
     A failed invocation (``ValidationException``, ``AccessDeniedException``...) counts as a strong
     preparation call: attacker tooling sends deliberately invalid requests to learn which models a key
     may use without paying for them. ``GetCallerIdentity`` then ``ListFoundationModels`` then an
@@ -49,6 +56,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from warden.detectors._bedrock import (
+    BEDROCK,
+    MANTLE,
+    MANTLE_INVOCATIONS,
+    MANTLE_RECON,
+    RUNTIME_INVOCATIONS,
+    model_of,
+)
+from warden.detectors._bedrock import bearer_token as signed_with_api_key
 from warden.detectors.registry import Outcome, detector, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Arn, Name, Text
@@ -71,7 +87,6 @@ MAX_INVOCATION_EVIDENCE = 20
 MIN_DISTINCT_RECON = 3
 MIN_DISTINCT_RECON_LONG_TERM = 2
 
-BEDROCK = "bedrock.amazonaws.com"
 ENABLEMENT = frozenset({"PutUseCaseForModelAccess", "CreateFoundationModelAgreement", "PutFoundationModelEntitlement"})
 BEDROCK_RECON = frozenset(
     {
@@ -103,10 +118,12 @@ IDENTITY_RECON = frozenset(
         ("iam.amazonaws.com", "GetAccountAuthorizationDetails"),
     }
 )
-INVOCATION = frozenset({"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"})
+INVOCATION = RUNTIME_INVOCATIONS
 
 CONSUMES = frozenset(
-    {(BEDROCK, name) for name in ENABLEMENT | BEDROCK_RECON | INVOCATION} | IDENTITY_RECON,
+    {(BEDROCK, name) for name in ENABLEMENT | BEDROCK_RECON | INVOCATION}
+    | {(MANTLE, name) for name in MANTLE_RECON | MANTLE_INVOCATIONS}
+    | IDENTITY_RECON,
 )
 
 Kind = Literal["enable", "recon", "probe", "invoke"]
@@ -147,13 +164,18 @@ def _kind(record: CloudTrailRecord) -> Kind | None:
         if record.event_name in INVOCATION:
             return "invoke" if record.succeeded else "probe"
         return None
+    if record.event_source == MANTLE:
+        if record.event_name in MANTLE_RECON:
+            return "recon"
+        if record.event_name in MANTLE_INVOCATIONS:
+            return "invoke" if record.succeeded else "probe"
+        return None
     if (record.event_source, record.event_name) in IDENTITY_RECON:
         return "recon"
     return None
 
 
 def _activity(record: CloudTrailRecord, kind: Kind) -> Activity:
-    extra = record.additional_event_data or {}
     return Activity(
         event_id=record.event_id,
         event_name=record.event_name,
@@ -162,10 +184,10 @@ def _activity(record: CloudTrailRecord, kind: Kind) -> Activity:
         account=record.account,
         region=record.aws_region,
         access_key_id=record.user_identity.access_key_id,
-        bearer_token=bool(extra.get("callWithBearerToken")),
+        bearer_token=signed_with_api_key(record),
         source_ip=record.source_ip_address,
         user_agent=record.user_agent,
-        model_id=record.model_id,
+        model_id=model_of(record),
     )
 
 

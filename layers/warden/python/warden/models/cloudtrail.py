@@ -132,12 +132,15 @@ class CloudTrailRecord(WireModel):
     @property
     def bearer_token(self) -> bool:
         """The call was signed with a Bedrock API key (``Authorization: Bearer``), not SigV4."""
-        return bool((self.additional_event_data or {}).get("callWithBearerToken"))
+        flag = (self.additional_event_data or {}).get("callWithBearerToken")
+        if flag is None:  # the bedrock-mantle endpoint records it among the request parameters
+            flag = (self.request_parameters or {}).get("callWithBearerToken")
+        return flag is True or (isinstance(flag, str) and flag.lower() == "true")
 
     @property
     def model_id(self) -> str | None:
         params = self.request_parameters or {}
-        value = params.get("modelId") or params.get("modelIdentifier")
+        value = params.get("modelId") or params.get("modelIdentifier") or params.get("model")  # model: bedrock-mantle
         return value if isinstance(value, str) else None
 
 

@@ -23,9 +23,17 @@ class AccessKeyDetails(WireModel):
     user_type: IdentityName | None = None
 
 
+class ModelDetail(WireModel):
+    """One model an AI Protection finding names: a foundation model id, a profile, custom or imported model ARN."""
+
+    model_id: IdentityArn | None = None
+
+
 class GuardDutyResource(WireModel):
     resource_type: IdentityName | None = None
     access_key_details: AccessKeyDetails | None = None
+    model_details: list[ModelDetail] | None = None
+    """AI Protection findings (AnomalousModelInvocation, CostHarvesting) list the models invoked."""
 
 
 class GuardDutyService(WireModel):
@@ -34,6 +42,9 @@ class GuardDutyService(WireModel):
     event_first_seen: EventTime | None = None
     event_last_seen: EventTime | None = None
     count: int | None = None
+    archived: bool | None = None
+    additional_info: dict[str, Any] | None = None
+    """Free-form; ``sample: true`` marks a finding made by CreateSampleFindings (a test, not an incident)."""
 
 
 class GuardDutyFinding(WireModel):
@@ -44,6 +55,8 @@ class GuardDutyFinding(WireModel):
     account_id: IdentityName
     region: IdentityName
     arn: IdentityArn | None = None
+    partition: IdentityName | None = None
+    """``aws``, ``aws-cn`` or ``aws-us-gov``: the partition of the ARNs built from this finding."""
     severity: float = Field(ge=0, le=10)
     title: str | None = Field(default=None, max_length=1024)
     created_at: EventTime | None = None
