@@ -80,7 +80,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from warden.detectors import _bedrock
-from warden.detectors.registry import ANY_EVENT, Outcome, detector, shifted
+from warden.detectors.registry import ANY_EVENT, Outcome, detector, event_finding, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Arn, Name, truncated
 from warden.settings import Settings
@@ -373,18 +373,14 @@ def _another_user_finding(
     if severity is Severity.HIGH:
         playbook = REVERT if identity_call else CONTAIN_API_KEY
     principal = user_arn(partition_of(actor), record.account, target)
-    return Finding.build(
+    return event_finding(
+        record,
         detector=FOR_ANOTHER_USER,
-        evidence=[record.event_id],
         family=Family.BEDROCK_USAGE,
         severity=severity,
         title=f"{reason[0].upper()}{reason[1:]}: {target}, by {actor}",
         principal=principal,
         access_key_id=new_key if identity_call else credential_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=playbook,
         details={
             "reason": reason,
@@ -443,18 +439,14 @@ def api_key_control_plane(record: CloudTrailRecord, state: None, settings: Setti
     name = record.event_name
     kind = "destructive" if name.startswith(DESTRUCTIVE_PREFIXES) or name in DESTRUCTIVE else "control-plane"
     verb = "used" if record.succeeded else "tried"
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=CONTROL_PLANE,
-        evidence=[record.event_id],
         family=Family.BEDROCK_USAGE,
         severity=Severity.HIGH,
         title=f"Bedrock API key of {principal} {verb} for {name}",
         principal=principal,
         access_key_id=record.user_identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=CONTAIN_API_KEY,
         details={
             "call": name,
@@ -557,18 +549,14 @@ def api_key_new_network(
     learned = _learned(state, record, network)
     if not warm or last is not None:
         return Outcome(state=learned)
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=NEW_NETWORK,
-        evidence=[record.event_id],
         family=Family.BEDROCK_USAGE,
         severity=Severity.MEDIUM,
         title=f"Bedrock API key of {principal} used from a new network {network}",
         principal=principal,
         access_key_id=record.user_identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=CONTAIN_API_KEY,
         details={
             "network": network,
@@ -604,18 +592,14 @@ def api_key_outside_bedrock(record: CloudTrailRecord, state: None, settings: Set
         return Outcome()
     principal = identity.arn or user_arn("aws", record.account, identity.user_name or "")
     verb = "called" if record.succeeded else "tried"
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=OUTSIDE_BEDROCK,
-        evidence=[record.event_id],
         family=Family.BEDROCK_USAGE,
         severity=Severity.HIGH,
         title=f"Bedrock API key user {identity.user_name} {verb} {record.event_source} {record.event_name}",
         principal=principal,
         access_key_id=identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=CONTAIN_API_KEY,
         details={
             "call": record.event_name,

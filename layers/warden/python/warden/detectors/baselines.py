@@ -98,7 +98,7 @@ from warden.detectors._bedrock import (
     model_of,
     playbook,
 )
-from warden.detectors.registry import Outcome, detector, shifted
+from warden.detectors.registry import Outcome, detector, event_finding, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Name, truncated
 from warden.settings import Settings
@@ -276,18 +276,14 @@ def _first_use_finding(record: CloudTrailRecord, profile: Profile, new: dict[Dim
     principal = record.user_identity.arn or "unknown"
     known = {dimension: len(profile.values.get(dimension, {})) for dimension in DIMENSIONS}
     described = ", ".join(f"{dimension} {value}" for dimension, value in new.items())
-    return Finding.build(
+    return event_finding(
+        record,
         detector=FIRST_USE,
-        evidence=[record.event_id],
         family=Family.BEDROCK_USAGE,
         severity=_first_use_severity(set(new)),
         title=f"First use by {principal} of Bedrock {described}",
         principal=principal,
         access_key_id=record.user_identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=playbook(record),
         details={
             **_principal_details(record),

@@ -99,7 +99,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel, Field
 
 from warden.detectors._trust import ASSUME_ACTIONS, Exposure, Trust, exposures, organization_admission
-from warden.detectors.registry import Outcome, detector, shifted
+from warden.detectors.registry import Outcome, detector, event_finding, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Name, truncated
 from warden.policy_documents import ACCOUNT_ID, Statement, parse, principal_account
@@ -219,13 +219,9 @@ def _exposure_details(found: list[Exposure]) -> dict[str, Any]:
 
 
 def _finding(record: CloudTrailRecord, **fields: Any) -> Finding:
-    return Finding.build(
-        evidence=[record.event_id],
+    return event_finding(
+        record,
         family=Family.CROSS_ACCOUNT,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         **fields,
     )
 

@@ -55,8 +55,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from warden.detectors import _bedrock
-from warden.detectors.registry import Outcome, detector
-from warden.models import CloudTrailRecord, Family, Finding, Severity
+from warden.detectors.registry import Outcome, detector, event_finding
+from warden.models import CloudTrailRecord, Family, Severity
 from warden.models.wire import Name, truncated
 from warden.settings import Settings
 
@@ -124,18 +124,14 @@ def _once_a_day(
         return Outcome()
     title, details = build()
     principal = record.user_identity.arn or "unknown"
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=name,
-        evidence=[record.event_id],
         family=family,
         severity=severity,
         title=title,
         principal=principal,
         access_key_id=record.user_identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=None,
         details={
             **details,

@@ -138,6 +138,13 @@ def detector(
     return register
 
 
+def event_finding(record: Record, **fields: Any) -> Finding:
+    """A finding about one record: its evidence, account, region and times are the record's."""
+    where = {"account": record.account, "region": record.region}
+    moment = {"first_seen": record.event_time, "last_seen": record.event_time}
+    return Finding.build(evidence=[record.event_id], **{**where, **fields, **moment})
+
+
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 

@@ -52,7 +52,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warden.detectors._policy import actor, actor_arn, flag, params, response, strings, text
-from warden.detectors.registry import Outcome, detector
+from warden.detectors.registry import Outcome, detector, event_finding
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.principals import protected_match
 from warden.settings import Settings
@@ -379,18 +379,14 @@ def _tampering_finding(
     severity, reasons = change
     if not record.succeeded:
         severity, reasons = Severity.MEDIUM, [f"attempted ({record.error_code}): {r}" for r in reasons]
-    return Finding.build(
+    return event_finding(
+        record,
         detector=NAME,
-        evidence=[record.event_id],
         family=Family.POLICY_CHANGE,
         severity=severity,
         title=f"Tampering with Warden's visibility: {reasons[0]}",
         principal=actor_arn(record),
         access_key_id=record.user_identity.access_key_id,
-        account=record.account,
-        region=record.aws_region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=None,
         details={
             "action": record.event_name,

@@ -124,6 +124,10 @@ class CloudTrailRecord(WireModel):
         return self.recipient_account_id or self.user_identity.account_id or "unknown"
 
     @property
+    def region(self) -> str:
+        return self.aws_region
+
+    @property
     def actor_arns(self) -> frozenset[str]:
         """Every ARN that identifies the caller: the principal itself and, for sessions, its issuer."""
         arns = {self.user_identity.arn, self.user_identity.issuer_arn}

@@ -84,6 +84,10 @@ class GuardDutyFinding(WireModel):
     def actor_arns(self) -> frozenset[str]:
         return frozenset()
 
+    @property
+    def account(self) -> str:
+        return self.account_id
+
 
 class GuardDutyEvent(EventBridgeModel):
     detail: GuardDutyFinding

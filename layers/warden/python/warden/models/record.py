@@ -11,7 +11,7 @@ class Record(Protocol):
 
     ``(event_source, event_name)`` is what a detector's ``consumes`` names; ``event_id`` identifies the
     record (a redelivery has the same id); ``actor_arns`` are the caller's identities, by which the
-    service recognises Warden's own calls.
+    service recognises Warden's own calls; ``account`` and ``region`` are where it happened.
     """
 
     @property
@@ -24,3 +24,7 @@ class Record(Protocol):
     def event_name(self) -> str: ...
     @property
     def actor_arns(self) -> frozenset[str]: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def region(self) -> str: ...
