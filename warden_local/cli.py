@@ -69,14 +69,16 @@ def main() -> None:
 def demo(scenario: str, as_json: bool, workdir: Path | None, faults: str | None, fault_seed: int) -> None:
     """Replay an attack scenario through the local stack and show detection and containment.
 
-    Exit status 0 when the attacker's credentials read back as contained and nothing else was
-    touched, 1 otherwise.
+    Each scenario (events/scenarios/NAME.json) says what must happen: the attacker's credentials read
+    back as contained, and/or the findings it expects (detector, family, principal, severity), with
+    no other finding above LOW for its benign activity. Exit status 0 when all of it holds and nothing
+    else was touched, 1 otherwise.
     """
     if scenario not in scenario_names():
         raise click.BadParameter(f"known scenarios: {', '.join(scenario_names())}", param_hint="--scenario")
     report = run_scenario(scenario, workdir=workdir, faults=_fault_plan(faults, fault_seed))
     _emit(report, as_json)
-    sys.exit(0 if report["contained"] and not report["collateral_damage"] else 1)
+    sys.exit(0 if report["passed"] else 1)
 
 
 @main.command()
@@ -101,14 +103,19 @@ def replay(
     faults: str | None,
     fault_seed: int,
 ) -> None:
-    """Run event files through the same local pipeline as the demo.
+    """Run event files and folders through the same local pipeline as the demo.
 
-    FILES are EventBridge events or CloudTrail records: one object, a JSON array, JSON lines, or
-    CloudTrail's {"Records": [...]} log files, gzipped or not. Events run in time order. IAM users
-    and long-term keys named in the events are recreated in the emulator so that playbooks have
-    something real to act on. A file or record that cannot be read, is not valid for Warden's
-    models, exceeds a bound (file 256 MB, event 256 KB, nesting 64) or is dated more than 30 days
-    from the run's median event time is refused and named on stderr with its position and reason.
+    FILES are files or folders (read recursively) of EventBridge events, CloudTrail records (one
+    object, a JSON array, JSON lines, or CloudTrail's {"Records": [...]} log files) or Bedrock
+    model-invocation log records (JSON lines, as Bedrock writes them under
+    AWSLogs/<account>/BedrockModelInvocationLogs/), gzipped or not; each file is recognised by its
+    content. Everything runs in time order: events go to the event bus as CloudTrail delivers them,
+    invocation-log records to the invocation-log bucket in objects of up to 5 minutes of records
+    (InvocationLogBucket defaults to warden-local-invocation-logs here). IAM users and long-term keys
+    named in the events are recreated in the emulator so that playbooks have something real to act
+    on. A file or record that cannot be read, is not valid for Warden's models, exceeds a bound (file
+    256 MB, event or log record 256 KB, nesting 64) or is dated more than 30 days from the run's
+    median time is refused and named on stderr with its position and reason (never its content).
     Exit status 0 unless some input was refused (then 2).
     """
     parameters = {"ResponseMode": "auto", **_param_overrides(params)}
@@ -178,12 +185,53 @@ def _findings_section(findings: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _expectations_section(expectations: dict[str, Any] | None) -> list[str]:
+    if expectations is None:
+        return []
+    judged, unexpected = expectations["findings"], expectations["unexpected"]
+    raised = sum(j["raised"] for j in judged)
+    out = [_section(f"Expected findings ({raised} of {len(judged)} raised)")]
+    for j in judged:
+        mark, colour = ("raised ", "green") if j["raised"] else ("MISSING", "red")
+        severity = j["severity"] or "any severity"
+        seen = "" if j["raised"] or not j["severities_seen"] else f" (seen as {', '.join(j['severities_seen'])})"
+        out.append(
+            click.style(f"  {mark} {j['family']} / {j['detector']} {severity} on {j['principal']}{seen}", fg=colour)
+        )
+    if unexpected:
+        out.append(_section(f"Unexpected findings above LOW ({len(unexpected)})"))
+        out += [
+            click.style(f"  {u['severity']} {u['family']} / {u['detector']} on {u['principal']}", fg="red")
+            for u in unexpected
+        ]
+    return out
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    """The result line: containment when it was asked for, then the expected findings."""
+    parts = []
+    if report.get("containment_expected", True):
+        parts.append("CONTAINED" if report["contained"] else "NOT CONTAINED")
+    if (expectations := report.get("expectations")) is not None:
+        judged, unexpected = expectations["findings"], expectations["unexpected"]
+        parts.append(
+            f"{'AS EXPECTED' if expectations['met'] else 'NOT AS EXPECTED'}:"
+            f" {sum(j['raised'] for j in judged)} of {len(judged)} expected findings raised,"
+            f" {len(unexpected) or 'none'} unexpected above LOW"
+        )
+    if report["collateral_damage"]:
+        parts.append(f"but {len(report['collateral_damage'])} other key(s) were touched")
+    return f"Result: {'; '.join(parts)} in {report['elapsed_seconds']:.2f} s"
+
+
 def render(report: dict[str, Any]) -> str:
     """The human timeline of a run."""
     out = [click.style(f"Bedrock Warden - {report['scenario']}", bold=True)]
     if report.get("description"):
         out += textwrap.wrap(report["description"], 100)
-    out.append(_section(f"Events in ({report['events_in']}, in time order)"))
+    logs = report.get("invocation_logs_in", 0)
+    logged = f", {logs} invocation-log records in {report.get('invocation_log_objects', 0)} objects" if logs else ""
+    out.append(_section(f"Events in ({report['events_in']}{logged}, in time order)"))
     out += [f"  +{s['at']:7.3f}s  {s['text']}" for s in report["timeline"] if s["kind"] == "event"]
     for error in report["input_errors"]:
         out.append(click.style(f"  skipped: {error}", fg="yellow"))
@@ -220,11 +268,8 @@ def render(report: dict[str, Any]) -> str:
         out.append(_section(f"CloudWatch alarms in ALARM ({len(alarmed)})"))
         out += [click.style(f"  {logical}", fg="red") for logical in alarmed]
     out += _faults_section(report.get("faults"))
-    verdict = "CONTAINED" if report["contained"] else "NOT CONTAINED"
-    if report["collateral_damage"]:
-        verdict += f" - but {len(report['collateral_damage'])} other key(s) were touched"
-    colour = "green" if report["contained"] and not report["collateral_damage"] else "red"
-    out.append(_section(click.style(f"Result: {verdict} in {report['elapsed_seconds']:.2f} s", fg=colour)))
+    out += _expectations_section(report.get("expectations"))
+    out.append(_section(click.style(_verdict(report), fg="green" if report.get("passed") else "red")))
     out.append(f"Function logs: {report['logs']}")
     return "\n".join(out)
 

@@ -7,7 +7,8 @@ moto stores metric data and alarms but publishes no AWS-vended metric and never 
   ``AWS/Lambda`` Invocations and Errors per invocation attempt (and Throttles, which never happen
   locally), ``AWS/States`` Executions{Succeeded,Failed,TimedOut,Aborted} when an execution ends,
   ``AWS/Events`` FailedInvocations when a rule cannot deliver, ``AWS/SQS`` ApproximateNumberOfMessagesVisible
-  of the template's queues (sampled when alarms are evaluated), and the functions' own metrics, read
+  and ApproximateAgeOfOldestMessage of the template's queues (sampled when alarms are evaluated), and
+  the functions' own metrics, read
   from the embedded-metric-format (EMF) lines each invocation printed to its log;
 - it evaluates each alarm as CloudWatch does (statistic per period over the evaluation periods ending
   now, threshold, DatapointsToAlarm, TreatMissingData, and metric math made of ``id`` and
@@ -314,8 +315,9 @@ class LocalCloudWatch:
     def delivery_failed(self, rule_name: str) -> None:
         self._counts("AWS/Events", ("RuleName", rule_name), {"FailedInvocations": 1})
 
-    def sample_queues(self, queues: Mapping[str, str], sqs: Any) -> None:
-        """ApproximateNumberOfMessagesVisible of each queue (name -> URL), as SQS reports it now."""
+    def sample_queues(self, queues: Mapping[str, str], sqs: Any, *, ages: Mapping[str, float] | None = None) -> None:
+        """ApproximateNumberOfMessagesVisible of each queue (name -> URL), as SQS reports it now, and
+        ApproximateAgeOfOldestMessage of those ``ages`` gives (name -> seconds; the API does not report it)."""
         now = datetime.now(UTC)
         data = []
         for name, url in queues.items():
@@ -323,9 +325,23 @@ class LocalCloudWatch:
             visible = float(attributes["Attributes"]["ApproximateNumberOfMessages"])
             dimensions = [{"Name": "QueueName", "Value": name}]
             data.append(
-                {"MetricName": "ApproximateNumberOfMessagesVisible", "Dimensions": dimensions, "Value": visible}
+                {
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": dimensions,
+                    "Value": visible,
+                    "Unit": "Count",
+                }
             )
-        self.put("AWS/SQS", [{**datum, "Unit": "Count", "Timestamp": now} for datum in data])
+            if ages is not None and name in ages:
+                data.append(
+                    {
+                        "MetricName": "ApproximateAgeOfOldestMessage",
+                        "Dimensions": dimensions,
+                        "Value": float(ages[name]),
+                        "Unit": "Seconds",
+                    }
+                )
+        self.put("AWS/SQS", [{**datum, "Timestamp": now} for datum in data])
 
     def application_metrics(self, text: str) -> None:
         """Publish the EMF metrics of a function's log output."""

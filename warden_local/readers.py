@@ -1,23 +1,29 @@
 """Reads event files in every shape Warden meets in the wild, and says exactly what it could not read.
 
 Accepted: EventBridge events (one object, an array, or one per line), CloudTrail records (a JSON
-array, one per line, or CloudTrail's ``{"Records": [...]}`` log files), each gzipped or not.
+array, one per line, or CloudTrail's ``{"Records": [...]}`` log files), and Bedrock model-invocation
+log records (``schemaType: "ModelInvocationLog"``, one per line, as Bedrock writes them to S3 under
+``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``), each gzipped or not, in
+any mixture. A file is recognised by its content, never by its name; a folder is read recursively.
 CloudTrail records are wrapped into the EventBridge envelope that CloudTrail delivery would give
-them, so that every input goes through the template's own rules.
+them, so that every input goes through the template's own rules; invocation-log records are kept as
+written (the runner puts them in the invocation-log bucket, as Bedrock would).
 
 Nothing read is lost and nothing read can end a run: ``read_events`` never raises for a file, and
-every item ends either in ``events`` or in ``errors`` as ``"FILE POSITION: reason"``, the position
-being a line (``FILE:12``) or an index (``FILE Records[3]``, ``FILE[3]``). Bounds are checked before
-the work they protect: the file size while decompressing (a gzip bomb stops at the limit), the
-nesting depth before parsing (without recursion), integer width while parsing, the size of each
-event before it is validated with the library's own models. A file refused whole is one error
-naming the file.
+every item ends either in ``events``, in ``invocation_logs`` or in ``errors`` as ``"FILE POSITION:
+reason"``, the position being a line (``FILE:12``) or an index (``FILE Records[3]``, ``FILE[3]``).
+Bounds are checked before the work they protect: the file size while decompressing (a gzip bomb
+stops at the limit), the nesting depth before parsing (without recursion), integer width while
+parsing, the size of each item before it is validated with the library's own models. A file refused
+whole is one error naming the file. An error never quotes a value: an invocation-log record holds
+prompts and completions, which must not reach a terminal or a report.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import uuid
 import zlib
@@ -25,15 +31,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, Literal, NamedTuple, TypeGuard
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
 from warden.guard import refusal
 from warden.models.cloudtrail import CloudTrailEvent
+from warden.models.invocation_log import ModelInvocationLog
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+INVOCATION_LOG_SCHEMA = "ModelInvocationLog"
+PERMISSION_CHECK = "amazon-bedrock-logs-permission-check"
+"""The object Bedrock writes at the top of its log prefix when logging is set up: not a log file."""
 GZIP_MAGIC = b"\x1f\x8b"
 _ID_NAMESPACE = uuid.UUID("6f1d1c3e-8f0a-4a53-9d0e-2b8f6c1e7a10")
 
@@ -50,7 +60,8 @@ class ReadLimits:
     file_bytes: int = 256 * 1024 * 1024
     """Largest file, counted after decompression."""
     event_bytes: int = 256 * 1024
-    """Largest event, as UTF-8 JSON: what EventBridge's PutEvents accepts for one entry."""
+    """Largest event, as UTF-8 JSON: what EventBridge's PutEvents accepts for one entry, and what the
+    detector accepts for one invocation-log record."""
     depth: int = 64
     """Deepest nesting of arrays and objects in a file, checked before parsing; each event is then held
     to the detector's own bounds (``warden.guard``: 32 levels from its envelope, 64-bit integers)."""
@@ -63,6 +74,24 @@ class ReadLimits:
 DEFAULT_LIMITS = ReadLimits()
 
 
+Kind = Literal["event", "invocation-log"]
+EVENT: Kind = "event"
+INVOCATION_LOG: Kind = "invocation-log"
+
+
+@dataclass(frozen=True)
+class ReadItem:
+    """One valid item read: an EventBridge event or a model-invocation log record, with where and when."""
+
+    kind: Kind
+    origin: str
+    """Where it was read: ``"FILE Records[3]"``, ``"FILE:12"``."""
+    value: dict[str, Any]
+    """The EventBridge event (a CloudTrail record wrapped in its envelope), or the log record as written."""
+    time: datetime
+    """When it happened: the record's ``eventTime``, the envelope's ``time`` or the log record's ``timestamp``."""
+
+
 @dataclass
 class ReadResult:
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -71,6 +100,12 @@ class ReadResult:
     """One line per file or item that was refused: ``"FILE POSITION: reason"``."""
     origins: list[str] = field(default_factory=list)
     """Where each event was read (``"FILE Records[3]"``), in the order of ``events``."""
+    invocation_logs: list[dict[str, Any]] = field(default_factory=list)
+    """Valid model-invocation log records, as written, in time order."""
+    invocation_log_origins: list[str] = field(default_factory=list)
+    """Where each invocation-log record was read (``"FILE:12"``), in the order of ``invocation_logs``."""
+    items: list[ReadItem] = field(default_factory=list)
+    """Everything valid, events and invocation-log records merged, in time order (ties in reading order)."""
 
 
 class UnreadableInput(Exception):
@@ -86,6 +121,7 @@ class _Read(NamedTuple):
     event: dict[str, Any]
     moment: datetime
     time_field: str
+    kind: Kind = EVENT
 
 
 class _WideInteger:
@@ -96,10 +132,11 @@ class _WideInteger:
 
 
 def read_events(paths: Iterable[Path], limits: ReadLimits = DEFAULT_LIMITS) -> ReadResult:
-    """Every valid event in ``paths``, in time order; every refused file and item is named in ``errors``."""
+    """Every valid event and invocation-log record in ``paths``, in time order; every refused file and item
+    is named in ``errors``. A folder stands for every file under it, in name order (see :func:`files_in`)."""
     read: list[_Read] = []
     errors: list[str] = []
-    for path in paths:
+    for path in files_in(paths, errors):
         try:
             documents = _documents(path, _text(path, limits), limits)
             for location, value in documents:
@@ -117,7 +154,41 @@ def read_events(paths: Iterable[Path], limits: ReadLimits = DEFAULT_LIMITS) -> R
             errors.append(f"{path}: could not be read: {type(exc).__name__}: {exc}")
     kept = _near_the_median(read, limits, errors)
     kept.sort(key=lambda r: r.moment)
-    return ReadResult(events=[r.event for r in kept], errors=errors, origins=[r.origin for r in kept])
+    events = [r for r in kept if r.kind == EVENT]
+    logs = [r for r in kept if r.kind == INVOCATION_LOG]
+    return ReadResult(
+        events=[r.event for r in events],
+        errors=errors,
+        origins=[r.origin for r in events],
+        invocation_logs=[r.event for r in logs],
+        invocation_log_origins=[r.origin for r in logs],
+        items=[ReadItem(r.kind, r.origin, r.event, r.moment) for r in kept],
+    )
+
+
+def files_in(paths: Iterable[Path], errors: list[str]) -> list[Path]:
+    """The files to read: each file given, and every file under each folder given, recursively in name order.
+
+    Under a folder, Bedrock's permission-check object is passed over (it is not a log file), and so are
+    symbolic links to folders (a link loop would never end). A folder with no file to read is named in
+    ``errors``; a path that does not exist is returned as is, so that reading it names it.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        before = len(found)
+        for folder, subfolders, names in os.walk(path, onerror=lambda exc: errors.append(_walk_error(exc))):
+            subfolders.sort()
+            found.extend(Path(folder) / name for name in sorted(names) if name != PERMISSION_CHECK)
+        if len(found) == before:
+            errors.append(f"{path}: a folder with no file to read")
+    return found
+
+
+def _walk_error(exc: OSError) -> str:
+    return f"{exc.filename}: cannot list: {exc.strerror or exc}"
 
 
 def to_eventbridge(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,17 +338,19 @@ def _items(location: str, value: Any) -> list[tuple[str, Any]]:
 
 
 def _read(where: str, item: Any, limits: ReadLimits) -> _Read:
-    """One item as a valid EventBridge event, or Refused with the reason."""
+    """One item as a valid EventBridge event or invocation-log record, or Refused with the reason."""
     if isinstance(item, Refused):
         raise item
     if not isinstance(item, dict):
         raise Refused(f"expected a JSON object, got {_json_type(item)}")
     if "detail-type" in item:
         event, from_record = item, False
+    elif "schemaType" in item:
+        return _read_invocation_log(where, item, limits)
     elif "eventName" in item or "eventSource" in item:
         event, from_record = to_eventbridge(item), True
     else:
-        raise Refused("neither an EventBridge event nor a CloudTrail record")
+        raise Refused("neither an EventBridge event nor a CloudTrail record nor a model-invocation log record")
     size = _encoded_size(event, limits)
     if size > limits.event_bytes:
         raise Refused(f"event of {size} bytes, more than the {limits.event_bytes} bytes EventBridge accepts")
@@ -285,6 +358,20 @@ def _read(where: str, item: Any, limits: ReadLimits) -> _Read:
         raise Refused(problem)
     moment, time_field = _validated_time(event, from_record)
     return _Read(where, event, moment, time_field)
+
+
+def _read_invocation_log(where: str, record: dict[str, Any], limits: ReadLimits) -> _Read:
+    """One model-invocation log record, validated as the detector will validate it; never quoted in a reason."""
+    size = _encoded_size(record, limits)
+    if size > limits.event_bytes:
+        raise Refused(f"invocation-log record of {size} bytes, more than the {limits.event_bytes} bytes Warden reads")
+    if problem := refusal(record):
+        raise Refused(problem)
+    try:
+        parsed = ModelInvocationLog.model_validate(record)
+    except ValidationError as exc:
+        raise Refused("invocation-log record: " + _describe(exc, in_detail=False)) from exc
+    return _Read(where, record, parsed.timestamp, "timestamp", INVOCATION_LOG)
 
 
 def _encoded_size(event: dict[str, Any], limits: ReadLimits) -> int:

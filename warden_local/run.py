@@ -6,18 +6,59 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from warden.models import Severity
 from warden_local.emulator import running_emulator
 from warden_local.faults import FaultPlan
-from warden_local.readers import is_access_key_id, is_iam_user_name, read_events
+from warden_local.readers import INVOCATION_LOG, ReadItem, ReadResult, is_access_key_id, is_iam_user_name, read_events
 from warden_local.stack import LocalStack
+from warden_local.template import load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+INVOCATION_LOG_BUCKET = "InvocationLogBucket"
+LOCAL_INVOCATION_LOG_BUCKET = "warden-local-invocation-logs"
+"""The invocation-log bucket a local run deploys with when none is given, so that log records have a path in."""
+OBJECT_SPAN = timedelta(minutes=5)
+OBJECT_RECORDS = 1000
+OBJECT_BYTES = 8 * 1024 * 1024
+"""How invocation-log records are batched into S3 objects: consecutive records of one account and region,
+at most :data:`OBJECT_SPAN` from the object's first record, :data:`OBJECT_RECORDS` records and about
+:data:`OBJECT_BYTES` bytes of JSON lines, as Bedrock delivers a few minutes of records per object."""
+QUIET_UP_TO = Severity.LOW
+"""A scenario's benign activity may give findings up to this severity, never above."""
+_SEVERITY_RANK = {severity.value: rank for rank, severity in enumerate(Severity)}
+
+
+def _above_quiet(finding: Mapping[str, Any]) -> bool:
+    """Whether a finding is above :data:`QUIET_UP_TO`; a severity Warden does not know counts as above."""
+    return _SEVERITY_RANK.get(str(finding.get("severity")), len(_SEVERITY_RANK)) > _SEVERITY_RANK[QUIET_UP_TO]
+
+
+@dataclass(frozen=True)
+class ExpectedFinding:
+    """A finding a scenario must raise; ``severity`` None accepts any."""
+
+    detector: str
+    family: str
+    principal: str
+    severity: str | None = None
+
+    def matches(self, finding: Mapping[str, Any]) -> bool:
+        return self.same_subject(finding) and self.severity in (None, finding.get("severity"))
+
+    def same_subject(self, finding: Mapping[str, Any]) -> bool:
+        return (finding.get("detector"), finding.get("family"), finding.get("principal")) == (
+            self.detector,
+            self.family,
+            self.principal,
+        )
 
 
 @dataclass(frozen=True)
@@ -29,7 +70,12 @@ class Scenario:
     users: list[dict[str, Any]]
     roles: list[str]
     attacker_keys: list[str]
+    """Access keys (as named in the events) that must read back Inactive."""
     untouched_keys: list[str]
+    expected_findings: list[ExpectedFinding] | None = None
+    """Findings the run must raise; any other finding above :data:`QUIET_UP_TO` fails it. None: not judged."""
+    contain: bool = True
+    """Whether the scenario asks for containment (it names ``attacker_access_keys``, even none)."""
 
 
 def scenario_names(root: Path = PROJECT_ROOT) -> list[str]:
@@ -41,6 +87,8 @@ def load_scenario(name: str, root: Path = PROJECT_ROOT) -> Scenario:
     if not path.is_file():
         raise ValueError(f"no scenario {name!r}; known: {', '.join(scenario_names(root))}")
     spec = json.loads(path.read_text())
+    expect = spec.get("expect", {})
+    findings = expect.get("findings")
     return Scenario(
         name=spec["name"],
         description=spec["description"],
@@ -48,9 +96,107 @@ def load_scenario(name: str, root: Path = PROJECT_ROOT) -> Scenario:
         parameters=spec.get("parameters", {}),
         users=spec.get("victim", {}).get("users", []),
         roles=spec.get("victim", {}).get("roles", []),
-        attacker_keys=spec.get("expect", {}).get("attacker_access_keys", []),
-        untouched_keys=spec.get("expect", {}).get("untouched_access_keys", []),
+        attacker_keys=expect.get("attacker_access_keys", []),
+        untouched_keys=expect.get("untouched_access_keys", []),
+        expected_findings=None if findings is None else [ExpectedFinding(**f) for f in findings],
+        contain="attacker_access_keys" in expect,
     )
+
+
+def judge(expected: Sequence[ExpectedFinding], findings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Whether each expected finding was raised, and the findings above :data:`QUIET_UP_TO` nobody expected.
+
+    A finding on an expected subject (detector, family, principal) with another severity is not
+    unexpected, but does not meet the expectation either: ``severities_seen`` shows what it had.
+    """
+    judged = []
+    for want in expected:
+        raised = [f for f in findings if want.matches(f)]
+        judged.append(
+            {
+                "detector": want.detector,
+                "family": want.family,
+                "principal": want.principal,
+                "severity": want.severity,
+                "raised": bool(raised),
+                "finding_ids": [f.get("id") for f in raised],
+                "severities_seen": sorted({str(f.get("severity")) for f in findings if want.same_subject(f)}),
+            }
+        )
+    unexpected = [
+        {k: f.get(k) for k in ("id", "detector", "family", "severity", "principal", "title")}
+        for f in findings
+        if _above_quiet(f) and not any(want.same_subject(f) for want in expected)
+    ]
+    return {
+        "findings": judged,
+        "unexpected": unexpected,
+        "met": all(j["raised"] for j in judged) and not unexpected,
+    }
+
+
+@dataclass
+class LogObject:
+    """Invocation-log records delivered together as one S3 object."""
+
+    records: list[ReadItem] = field(default_factory=list)
+    size: int = 0
+    """Bytes of its JSON lines."""
+
+    @property
+    def where(self) -> str:
+        first, last = self.records[0].origin, self.records[-1].origin
+        return first if len(self.records) == 1 else f"{first} .. {last} ({len(self.records)} records)"
+
+    def takes(self, item: ReadItem, size: int, span: timedelta, max_records: int, max_bytes: int) -> bool:
+        first = self.records[0]
+        return (
+            _log_place(first) == _log_place(item)
+            and item.time - first.time < span
+            and len(self.records) < max_records
+            and self.size + size <= max_bytes
+        )
+
+
+def deliveries(
+    items: Sequence[ReadItem],
+    *,
+    span: timedelta = OBJECT_SPAN,
+    max_records: int = OBJECT_RECORDS,
+    max_bytes: int = OBJECT_BYTES,
+) -> list[ReadItem | LogObject]:
+    """What a run delivers, in time order: each event alone, and runs of invocation-log records as S3 objects.
+
+    A log object takes consecutive records (no event between them) of one account and region, from its
+    first record's time to less than ``span`` later, up to ``max_records`` records and ``max_bytes``
+    bytes (an object holds at least one record, whatever its size).
+    """
+    planned: list[ReadItem | LogObject] = []
+    for item in items:
+        if item.kind != INVOCATION_LOG:
+            planned.append(item)
+            continue
+        size = len(json.dumps(item.value, ensure_ascii=False).encode("utf-8")) + 1
+        last = planned[-1] if planned else None
+        if not (isinstance(last, LogObject) and last.takes(item, size, span, max_records, max_bytes)):
+            last = LogObject()
+            planned.append(last)
+        last.records.append(item)
+        last.size += size
+    return planned
+
+
+def _log_place(item: ReadItem) -> tuple[Any, Any]:
+    return item.value.get("accountId"), item.value.get("region")
+
+
+def deploy_parameters(parameters: Mapping[str, str], root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """The parameters a local run deploys with: the caller's, and a local invocation-log bucket unless given."""
+    values = dict(parameters)
+    declared = load_template(root / "template.yaml").get("Parameters", {})
+    if INVOCATION_LOG_BUCKET in declared and INVOCATION_LOG_BUCKET not in values:
+        values[INVOCATION_LOG_BUCKET] = LOCAL_INVOCATION_LOG_BUCKET
+    return values
 
 
 @dataclass
@@ -218,24 +364,31 @@ def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
     return kept
 
 
-def _send(stack: LocalStack, events: list[dict[str, Any]], origins: Sequence[str]) -> tuple[int, list[str]]:
-    """Send events one at a time: (how many no rule of the template routes, the events the local stack failed on).
+def _send(stack: LocalStack, planned: Sequence[ReadItem | LogObject], victim: Victim) -> tuple[int, list[str]]:
+    """Deliver in order: (how many events or objects no rule of the template routes, what the local stack failed on).
 
-    The reader hands over only valid events; should the local stack still fail on one, the event is
-    named and the run goes on.
+    Events go one at a time to the default bus, as CloudTrail delivers them; invocation-log records
+    go to the invocation-log bucket one object at a time, as Bedrock writes them. The reader hands
+    over only valid items; should the local stack still fail on one, it is named and the run goes on.
     """
     not_routed, failed = 0, []
-    for n, event in enumerate(events):
+    for delivery in planned:
         try:
-            not_routed += stack.send([event])
+            if isinstance(delivery, LogObject):  # put_invocation_log says how many routes took the object's event
+                not_routed += not stack.put_invocation_log([r.value for r in delivery.records])
+            else:
+                not_routed += stack.send(victim.rewrite([delivery.value]))
         except Exception as exc:  # the local stack failed, not the input: say so and keep going
-            where = origins[n] if n < len(origins) else f"event {n}"
-            failed.append(f"{where}: the local stack failed on this event: {type(exc).__name__}: {exc}")
+            if isinstance(delivery, LogObject):
+                what, where = "invocation-log object", delivery.where
+            else:
+                what, where = "event", delivery.origin
+            failed.append(f"{where}: the local stack failed on this {what}: {type(exc).__name__}: {exc}")
     return not_routed, failed
 
 
 def run_events(
-    events: list[dict[str, Any]],
+    read: ReadResult,
     *,
     name: str,
     parameters: Mapping[str, str],
@@ -243,25 +396,28 @@ def run_events(
     roles: list[str] = (),  # type: ignore[assignment]
     attacker_keys: list[str] | None = None,
     untouched_keys: list[str] = (),  # type: ignore[assignment]
-    input_errors: list[str] | None = None,
-    origins: Sequence[str] = (),
+    expected_findings: Sequence[ExpectedFinding] | None = None,
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
     faults: FaultPlan | None = None,
 ) -> dict[str, Any]:
-    """Deploy the stack locally, seed the victim, send the events, and report what happened.
+    """Deploy the stack locally, seed the victim, deliver what was read in time order, and report what happened.
 
     ``attacker_keys`` (as named in the events) decides ``contained`` for a scenario: all of them
     must read back Inactive. Without it (replay), at least one finding must have needed containment
     (its playbook is deployed) and every such finding must read back as contained: a run with
-    nothing to contain is not "contained". ``origins`` (where each event was read) names events in
-    ``input_errors``; users IAM refused to recreate are added there too.
+    nothing to contain is not "contained". ``expected_findings`` are judged (see :func:`judge`) into
+    ``expectations``. ``passed`` holds when whatever was asked (containment, expected findings) holds
+    and nothing else was touched. The reader's errors and users IAM refused to recreate are in
+    ``input_errors``.
     """
     started = time.monotonic()
+    parameters = deploy_parameters(parameters, root)
+    planned = deliveries(read.items)
     with running_emulator(faults=faults) as emulator:
         stack = LocalStack(emulator, root, parameters=parameters, workdir=workdir).deploy()
         victim = seed_victim(stack, users, roles)
-        not_routed, undelivered = _send(stack, victim.rewrite(events), origins)
+        not_routed, undelivered = _send(stack, planned, victim)
         stack.settle()
         keys = key_states(stack, victim)
         findings = stack.findings
@@ -276,11 +432,18 @@ def run_events(
             needing = [f for f in findings if f.get("playbook") in deployed]
             contained = bool(needing) and all(_finding_contained(f, keys) for f in needing)
         collateral = [k for k in keys if k["as_in_events"] in set(untouched_keys) and k["status"] != "Active"]
+        expectations = None if expected_findings is None else judge(expected_findings, findings)
+        asked = [contained] if attacker_keys is not None else []
+        asked += [expectations["met"]] if expectations is not None else []
+        passed = all(asked or [contained]) and not collateral
         report = {
             "scenario": name,
-            "events_in": len(events),
+            "parameters": parameters,
+            "events_in": len(read.events),
+            "invocation_logs_in": len(read.invocation_logs),
+            "invocation_log_objects": sum(isinstance(d, LogObject) for d in planned),
             "events_not_routed": not_routed,
-            "input_errors": [*(input_errors or []), *victim.not_recreated, *undelivered],
+            "input_errors": [*read.errors, *victim.not_recreated, *undelivered],
             "findings": findings,
             "executions": _executions(stack),
             "notifications": stack.notifications(),
@@ -289,6 +452,9 @@ def run_events(
             "aws_state": {"access_keys": keys},
             "collateral_damage": collateral,
             "contained": contained,
+            "containment_expected": attacker_keys is not None or expectations is None,
+            "expectations": expectations,
+            "passed": passed,
             "timeline": [{"at": s.at, "kind": s.kind, "text": s.text} for s in stack.timeline],
             "logs": str(stack.workdir / "logs"),
             "faults": emulator.faults.summary() if faults else None,
@@ -305,13 +471,14 @@ def run_scenario(
     if read.errors:
         raise ValueError(f"scenario {name} has unreadable events: {'; '.join(read.errors)}")
     report = run_events(
-        read.events,
+        read,
         name=scenario.name,
         parameters=scenario.parameters,
         users=scenario.users,
         roles=scenario.roles,
-        attacker_keys=scenario.attacker_keys,
+        attacker_keys=scenario.attacker_keys if scenario.contain else None,
         untouched_keys=scenario.untouched_keys,
+        expected_findings=scenario.expected_findings,
         root=root,
         workdir=workdir,
         faults=faults,
@@ -330,12 +497,10 @@ def run_replay(
 ) -> dict[str, Any]:
     read = read_events(paths)
     report = run_events(
-        read.events,
+        read,
         name="replay",
         parameters=parameters,
         users=users_in_events(read.events, read.origins) if seed else [],
-        input_errors=read.errors,
-        origins=read.origins,
         root=root,
         workdir=workdir,
         faults=faults,

@@ -7,22 +7,34 @@ rule state for read-only CloudTrail management events, and delivers to the targe
 invoked in-process with a Lambda context, a state-machine execution that moto really runs, an SNS
 publish (with the rule's InputTransformer) or an SQS message. Events that functions publish to the
 stack's buses are tapped through SQS and routed the same way.
+
+It also does what Lambda's event sources would: a queue that a function reads (SAM ``Events: Type:
+SQS``) is drained through the handler in batches of ``BatchSize`` as soon as a message reaches it,
+honouring ``ReportBatchItemFailures``; a message that keeps failing is received again at once (not
+after its visibility timeout) until moto's redrive policy moves it to the dead-letter queue. A log
+group with an ``AWS::Logs::SubscriptionFilter`` delivers what :meth:`LocalStack.put_invocation_log_events`
+writes to it as CloudWatch Logs does (gzipped, base64 ``awslogs`` payload, asynchronous invoke).
+Buckets named in an S3 ``Object Created`` rule (the deployer's, outside the stack) are created, and
+:meth:`LocalStack.put_invocation_log` writes a log object there and emits the event S3 would.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import importlib.util
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -47,7 +59,14 @@ NOT_EMULATED = {
     "AWS::SQS::QueuePolicy",  # resource policies are not evaluated by moto
     "AWS::SNS::TopicPolicy",
     "AWS::Events::EventBusPolicy",
+    "AWS::Lambda::Permission",  # resource policies again: the runner invokes handlers itself, whoever may
 }
+LOCAL_RECEIVE_LIMIT = 10
+"""Receives of one failing message from a queue without a redrive policy before the drain stops (in AWS
+it would be retried until its retention period ends)."""
+INVOCATION_LOG_STREAM = "aws/bedrock/modelinvocations"
+"""The log stream Bedrock writes model-invocation logs to in the log group."""
+_JSON_FILTER = re.compile(r'^\{\s*\$\.([\w.]+)\s*=\s*"([^"]*)"\s*\}$')
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,43 @@ class FunctionSpec:
     retries: int
     memory: int
     timeout: int
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """A function's SQS event source mapping (SAM ``Events: Type: SQS``)."""
+
+    function: str  # logical id
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    report_failures: bool
+
+
+@dataclass(frozen=True)
+class LogSubscription:
+    """An ``AWS::Logs::SubscriptionFilter`` to a function of the stack."""
+
+    name: str
+    log_group: str
+    filter_pattern: str
+    function: str  # logical id
+
+    def matches(self, message: str) -> bool:
+        """Whether a log event passes the filter: empty, or a JSON equality ``{ $.a.b = "v" }``."""
+        pattern = self.filter_pattern.strip()
+        if not pattern:
+            return True
+        match = _JSON_FILTER.match(pattern)
+        if match is None:
+            raise NotImplementedError(f"subscription filter {self.name}: pattern {pattern!r} is not evaluated locally")
+        try:
+            value: Any = json.loads(message)
+        except ValueError:
+            return False
+        for part in match[1].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return bool(value == match[2])
 
 
 @dataclass
@@ -176,6 +232,9 @@ class LocalStack:
         self.findings: list[dict[str, Any]] = []
         self.executions: list[Execution] = []
         self.invocations: list[dict[str, Any]] = []
+        self.event_sources: dict[str, EventSource] = {}  # queue URL -> the function that reads it
+        self.log_subscriptions: list[LogSubscription] = []
+        self.watched_buckets: list[str] = []  # buckets named by the template's S3 Object Created rules
         self._modules: dict[str, ModuleType] = {}
         self._started = time.monotonic()
         self._clients: dict[str, Any] = {}
@@ -205,6 +264,7 @@ class LocalStack:
             "AWS::Serverless::Function",
             "AWS::Serverless::StateMachine",
             "AWS::Events::Rule",
+            "AWS::Logs::SubscriptionFilter",
             "AWS::CloudWatch::Alarm",
             "AWS::CloudWatch::Dashboard",
         ]
@@ -212,8 +272,9 @@ class LocalStack:
         if unknown:
             raise ValueError(f"template.yaml uses resource types the local stack cannot create: {sorted(unknown)}")
         self._create_implicit_roles(resources)
+        ordered = _dependencies_first(resources)
         for kind in order:
-            for logical, spec in resources.items():
+            for logical, spec in ordered:
                 if spec["Type"] == kind:
                     getattr(self, "_create_" + kind.split("::")[-1].lower())(logical, spec.get("Properties", {}))
         self._tap("default")
@@ -255,7 +316,13 @@ class LocalStack:
 
     def _create_queue(self, logical: str, props: Mapping[str, Any]) -> None:
         name = self._physical(logical)
-        url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        spec = self.resolver.resolve(props)
+        attributes = {
+            k: str(spec[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in spec
+        }
+        if "RedrivePolicy" in spec:  # the dead-letter queue exists: queues are created dependencies first
+            attributes["RedrivePolicy"] = json.dumps(spec["RedrivePolicy"])
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         self.queues[logical] = url
         self.resolver.refs[logical] = url
         self.resolver.attributes[logical] = {"Arn": self._arn("sqs", name), "QueueName": name, "QueueUrl": url}
@@ -327,7 +394,46 @@ class LocalStack:
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
         )
         self._add_sam_rules(logical, props, Target(kind="function", ref=logical))
+        self._add_event_sources(logical, props)
         lambda_tasks.register(arn, functools.partial(self.invoke_sync, self.functions[logical]))
+
+    def _add_event_sources(self, logical: str, props: Mapping[str, Any]) -> None:
+        """SAM ``Events: Type: SQS``: the function reads the queue in batches."""
+        for event_name, event in props.get("Events", {}).items():
+            if event.get("Type") != "SQS":
+                continue
+            spec = self.resolver.resolve(event["Properties"])
+            if spec.get("Enabled") is False:
+                continue
+            url = self._queue_url(spec["Queue"])
+            self.event_sources[url] = EventSource(
+                function=logical,
+                queue_url=url,
+                queue_arn=spec["Queue"],
+                batch_size=int(spec.get("BatchSize", 10)),
+                report_failures="ReportBatchItemFailures" in spec.get("FunctionResponseTypes", []),
+            )
+            self._note("deploy", f"{logical}.{event_name} reads {spec['Queue'].split(':')[-1]}")
+
+    def _create_subscriptionfilter(self, logical: str, props: Mapping[str, Any]) -> None:
+        """A subscription of a log group (the deployer's: created here if missing) to a function of the stack."""
+        spec = self.resolver.resolve(props)
+        function = next((f.logical_id for f in self.functions.values() if f.arn == spec["DestinationArn"]), None)
+        if function is None:
+            raise ValueError(f"{logical}: only subscriptions to the stack's functions are emulated")
+        group = spec["LogGroupName"]
+        logs = self.client("logs")
+        if not logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups"):
+            logs.create_log_group(logGroupName=group)
+        self.log_subscriptions.append(
+            LogSubscription(
+                name=spec.get("FilterName") or self._physical(logical),
+                log_group=group,
+                filter_pattern=str(spec.get("FilterPattern", "")),
+                function=function,
+            )
+        )
+        self.resolver.refs[logical] = spec.get("FilterName") or self._physical(logical)
 
     def _create_statemachine(self, logical: str, props: Mapping[str, Any]) -> None:
         definition = (self.root / props["DefinitionUri"]).read_text()
@@ -370,6 +476,7 @@ class LocalStack:
 
     def _create_rule(self, logical: str, props: Mapping[str, Any]) -> None:
         spec = self.resolver.resolve(props)
+        self._create_watched_buckets(spec["EventPattern"])
         for target in spec.get("Targets", []):
             service = target["Arn"].split(":")[2]
             kind = {"sns": "sns", "sqs": "sqs", "states": "state-machine"}.get(service)
@@ -391,6 +498,22 @@ class LocalStack:
                     ),
                 )
             )
+
+    def _create_watched_buckets(self, pattern: Mapping[str, Any]) -> None:
+        """Buckets an S3 Object Created rule names are the deployer's, outside the stack: create them here."""
+        if "aws.s3" not in pattern.get("source", []) or "Object Created" not in pattern.get("detail-type", []):
+            return
+        s3 = self.client("s3")
+        for bucket in pattern.get("detail", {}).get("bucket", {}).get("name", []):
+            if isinstance(bucket, str) and bucket and bucket not in self.watched_buckets:
+                kwargs = (
+                    {}
+                    if self.emulator.region == "us-east-1"
+                    else {"CreateBucketConfiguration": {"LocationConstraint": self.emulator.region}}
+                )
+                with suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # another local stack watches it too
+                    s3.create_bucket(Bucket=bucket, **kwargs)
+                self.watched_buckets.append(bucket)
 
     def _dead_letter_url(self, target: Mapping[str, Any]) -> str | None:
         """The URL of a rule target's DeadLetterConfig queue, if it has one."""
@@ -467,6 +590,205 @@ class LocalStack:
                     "TARGET_ARN": {"DataType": "String", "StringValue": target.ref},
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(exc)[:256]},
                 },
+            )
+            return
+        if target.kind == "sqs" and target.ref in self.event_sources:
+            self.drain(target.ref)
+
+    # ------------------------------------------------------------------ Lambda's SQS event sources
+
+    def drain(self, queue_url: str | None = None) -> int:
+        """Hand what waits in the queues functions read (or in one of them) to their functions; how many batches.
+
+        As Lambda's pollers do: batches of up to ``BatchSize`` messages; with ``ReportBatchItemFailures``
+        only the messages the handler names are retried, without it (or when the handler raises, or
+        answers with an identifier not in the batch) the whole batch is. Locally a failed message is
+        received again at once instead of after its visibility timeout; moto moves it to the queue's
+        dead-letter queue once it has been received ``maxReceiveCount`` times.
+        """
+        sources = [self.event_sources[queue_url]] if queue_url else list(self.event_sources.values())
+        return sum(self._drain(source) for source in sources)
+
+    def _drain(self, source: EventSource) -> int:
+        sqs, fn = self.client("sqs"), self.functions[source.function]
+        attributes = sqs.get_queue_attributes(QueueUrl=source.queue_url, AttributeNames=["RedrivePolicy"])
+        redriven = "RedrivePolicy" in attributes.get("Attributes", {})
+        batches = 0
+        while True:
+            messages: list[dict[str, Any]] = []
+            while len(messages) < source.batch_size:
+                received = sqs.receive_message(
+                    QueueUrl=source.queue_url,
+                    MaxNumberOfMessages=min(10, source.batch_size - len(messages)),
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not received:
+                    break
+                messages.extend(received)
+            if not messages:
+                return batches
+            batches += 1
+            failed = self._invoke_batch(fn, source, messages)
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    continue
+                received_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                if not redriven and received_count >= LOCAL_RECEIVE_LIMIT:
+                    self._note(
+                        "error", f"{source.function}: message {message['MessageId']} keeps failing; left in flight"
+                    )
+                    continue
+                sqs.change_message_visibility(
+                    QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+
+    def _invoke_batch(self, fn: FunctionSpec, source: EventSource, messages: list[dict[str, Any]]) -> set[str]:
+        """Run the handler on one batch, as the event source mapping invokes it (synchronously); the failed ids."""
+        ids = {m["MessageId"] for m in messages}
+        event = {"Records": [self._sqs_record(m, source) for m in messages]}
+        request_id = str(uuid.uuid4())
+        batch = {"function": fn.logical_id, "request_id": request_id, "batch": [_message_ids(m) for m in messages]}
+        with self._function_environment(fn):
+            try:
+                result = self._call_handler(fn, event, request_id)
+            except Exception as exc:
+                self._note(
+                    "error",
+                    f"{fn.logical_id} request {request_id} (batch of {len(ids)}) failed: {type(exc).__name__}: {exc}",
+                )
+                self.invocations.append({**batch, "error": repr(exc), "failed": sorted(ids)})
+                return ids
+        self._drain_taps()
+        failed = self._failed_messages(source, ids, result)
+        self.invocations.append({**batch, "result": result, "failed": sorted(failed)})
+        if failed:
+            self._note("error", f"{fn.logical_id} request {request_id}: {len(failed)} of {len(ids)} messages failed")
+        return failed
+
+    @staticmethod
+    def _failed_messages(source: EventSource, ids: set[str], result: Any) -> set[str]:
+        """The messages a batch response names as failed, as Lambda reads it: no response or no list is
+        success; a list naming anything but the batch's message ids fails the whole batch."""
+        if not source.report_failures or result is None:
+            return set()
+        items = result.get("batchItemFailures") if isinstance(result, dict) else []
+        if items is None:
+            return set()
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return ids
+        failed = {item.get("itemIdentifier") for item in items}
+        return {str(item) for item in failed} if failed <= ids else ids
+
+    def _sqs_record(self, message: Mapping[str, Any], source: EventSource) -> dict[str, Any]:
+        """One record of the event Lambda's SQS poller hands a function."""
+        attributes = message.get("Attributes", {})
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {
+                key: attributes[key]
+                for key in ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
+                if key in attributes
+            },
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": source.queue_arn,
+            "awsRegion": self.emulator.region,
+        }
+
+    # ------------------------------------------------------------------ model-invocation logs
+
+    def put_invocation_log(self, records: list[dict[str, Any]], *, key: str | None = None) -> int:
+        """Write ``records`` as Bedrock writes an invocation-log object, then deliver what S3 and EventBridge would.
+
+        The object is gzipped JSON lines in the bucket the template's S3 rule watches (the
+        InvocationLogBucket parameter), under ``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/
+        YYYY/MM/DD/HH/`` of the newest record's time unless ``key`` is given. S3's ``Object Created``
+        event (as S3 sends it to EventBridge; moto's own lacks fields and dates it as a number) goes to
+        the default bus at that time, on Warden's clock, and everything it leads to is routed and
+        drained. Returns how many routes took the event.
+        """
+        if not self.watched_buckets:
+            raise ValueError("this stack reads no invocation-log bucket: deploy it with InvocationLogBucket=<bucket>")
+        bucket = self.watched_buckets[0]
+        at = max((t for t in map(_record_time, records) if t is not None), default=None) or clock.now()
+        account = next((r["accountId"] for r in records if isinstance(r.get("accountId"), str)), ACCOUNT_ID)
+        region = next((r["region"] for r in records if isinstance(r.get("region"), str)), self.emulator.region)
+        key = key or (
+            f"AWSLogs/{account}/BedrockModelInvocationLogs/{region}/{at:%Y/%m/%d/%H}/"
+            f"{at:%Y%m%dT%H%M%S}Z_{uuid.uuid4().hex[:16]}.json.gz"
+        )
+        body = gzip.compress("".join(json.dumps(record) + "\n" for record in records).encode())
+        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        event = object_created_event(bucket, key, len(body), put, account=account, region=self.emulator.region, at=at)
+        self._note(
+            "event",
+            f"s3 Object Created s3://{bucket}/{key}: {len(records)} invocation-log records",
+            {"id": event["id"]},
+        )
+        with clock.frozen(at):
+            return self.route("default", event)
+
+    def put_invocation_log_events(self, records: list[dict[str, Any]]) -> int:
+        """Write ``records`` to the invocation-log group and deliver them as its subscription filter would.
+
+        Only for a stack deployed with InvocationLogGroup (it has the subscription). The records are put
+        in the group's ``aws/bedrock/modelinvocations`` stream; those the filter pattern passes reach
+        the subscribed function in one ``awslogs`` payload (gzipped, base64), invoked asynchronously at
+        the newest record's time. Returns how many subscriptions delivered.
+        """
+        if not self.log_subscriptions:
+            raise ValueError(
+                "this stack subscribes to no invocation-log group: deploy it with InvocationLogGroup=<group>"
+            )
+        at = max((t for t in map(_record_time, records) if t is not None), default=None) or clock.now()
+        stamped = sorted(
+            ((int(((_record_time(r) or at).timestamp()) * 1000), json.dumps(r)) for r in records), key=lambda e: e[0]
+        )
+        logs, written, delivered = self.client("logs"), set(), 0
+        for subscription in self.log_subscriptions:
+            if subscription.log_group not in written:
+                self._write_log_events(logs, subscription.log_group, stamped)
+                written.add(subscription.log_group)
+            events = [
+                {"id": _log_event_id(), "timestamp": ts, "message": message}
+                for ts, message in stamped
+                if subscription.matches(message)
+            ]
+            if not events:
+                continue
+            payload = {
+                "messageType": "DATA_MESSAGE",
+                "owner": ACCOUNT_ID,
+                "logGroup": subscription.log_group,
+                "logStream": INVOCATION_LOG_STREAM,
+                "subscriptionFilters": [subscription.name],
+                "logEvents": events,
+            }
+            data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+            self._note(
+                "event",
+                f"logs {subscription.log_group}: {len(events)} invocation-log events to {subscription.function}",
+            )
+            with clock.frozen(at):
+                self.invoke(self.functions[subscription.function], {"awslogs": {"data": data}})
+                self._drain_taps()
+            delivered += 1
+        return delivered
+
+    def _write_log_events(self, logs: Any, group: str, stamped: list[tuple[int, str]]) -> None:
+        """Keep the records in the log group too (CloudWatch refuses events over 14 days old; so does moto)."""
+        with suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_stream(logGroupName=group, logStreamName=INVOCATION_LOG_STREAM)
+        if stamped:
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=INVOCATION_LOG_STREAM,
+                logEvents=[{"timestamp": ts, "message": message} for ts, message in stamped],
             )
 
     def invoke(self, fn: FunctionSpec, event: Any) -> Any:
@@ -719,14 +1041,109 @@ class LocalStack:
     def alarm_states(self) -> dict[str, str]:
         """Evaluate the template's alarms now (logical id -> OK | ALARM | INSUFFICIENT_DATA), as set in the emulator."""
         queues = {self.resolver.attributes[logical]["QueueName"]: url for logical, url in self.queues.items()}
-        self.cloudwatch.sample_queues(queues, self.client("sqs"))
+        self.cloudwatch.sample_queues(queues, self.client("sqs"), ages=self._oldest_message_ages(queues))
         return self.cloudwatch.evaluate(self.alarms)
+
+    def _oldest_message_ages(self, names: Mapping[str, str]) -> dict[str, float]:
+        """Seconds the oldest message of each queue has waited (SQS's ApproximateAgeOfOldestMessage), read from
+        moto's in-process backend: the API does not report it."""
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[ACCOUNT_ID][self.emulator.region]
+        now_ms, ages = time.time() * 1000, {}
+        for name in names:
+            queue = backend.queues.get(name)
+            sent = [m.sent_timestamp for m in getattr(queue, "_messages", []) if m.sent_timestamp]
+            ages[name] = max(0.0, (now_ms - min(sent)) / 1000) if sent else 0.0
+        return ages
 
     def ref(self, logical: str) -> str:
         return self.resolver.refs[logical]
 
     def _note(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         self.timeline.append(Step(at=round(time.monotonic() - self._started, 3), kind=kind, text=text, data=data or {}))
+
+
+def _dependencies_first(resources: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The resources in template order, except that one naming another of its own type comes after it
+    (a queue's redrive policy names its dead-letter queue)."""
+    names = {
+        logical: {
+            other
+            for other in resources
+            if other != logical
+            and resources[other]["Type"] == spec["Type"]
+            and f'"{other}"' in json.dumps(spec.get("Properties", {}))
+        }
+        for logical, spec in resources.items()
+    }
+    placed: list[str] = []
+    pending = list(resources)
+    while pending:
+        ready = [logical for logical in pending if names[logical] <= set(placed)]
+        if not ready:  # a cycle: CloudFormation would refuse it; keep template order
+            placed.extend(pending)
+            break
+        placed.extend(ready)
+        pending = [logical for logical in pending if logical not in ready]
+    return [(logical, resources[logical]) for logical in placed]
+
+
+def _message_ids(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A queued message's id and, when its body is an EventBridge event, the event's id (for reports)."""
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        body = None
+    return {"message_id": message["MessageId"], "event_id": body.get("id") if isinstance(body, dict) else None}
+
+
+def _record_time(record: Mapping[str, Any]) -> datetime | None:
+    """An invocation-log record's ``timestamp`` as an aware datetime, or None."""
+    stamp = record.get("timestamp") if isinstance(record, Mapping) else None
+    try:
+        parsed = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+    return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _log_event_id() -> str:
+    """A CloudWatch Logs event id: 56 decimal digits."""
+    return f"{uuid.uuid4().int:039d}{uuid.uuid4().int % 10**17:017d}"
+
+
+def object_created_event(
+    bucket: str, key: str, size: int, put: Mapping[str, Any], *, account: str, region: str, at: datetime
+) -> dict[str, Any]:
+    """The ``Object Created`` event S3 sends EventBridge for a PutObject (Amazon S3 User Guide, "EventBridge
+    event message structure")."""
+    obj: dict[str, Any] = {
+        "key": key,
+        "size": size,
+        "etag": str(put.get("ETag", "")).strip('"'),
+        "sequencer": f"{int(at.timestamp() * 1000):X}{uuid.uuid4().hex[:6].upper()}",
+    }
+    if put.get("VersionId"):
+        obj["version-id"] = put["VersionId"]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": account,
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account,
+            "reason": "PutObject",
+        },
+    }
 
 
 @contextmanager
@@ -763,14 +1180,35 @@ def _input_path(event: dict[str, Any], path: str | None) -> Any:
 
 
 def _transform(event: dict[str, Any], transformer: Mapping[str, Any] | None) -> str:
+    """The target input an InputTransformer makes of ``event``.
+
+    A JSON template (an object, array or quoted string) goes through moto's parser. A plain-text
+    template, which EventBridge accepts too (``"<instance> is in state <status>"``) and moto refuses
+    (it parses every result as JSON), is filled here: each variable with its value as text (objects and
+    arrays as compact JSON), and with nothing when the event has no such path.
+    """
     if not transformer:
         return json.dumps(event)
+    template = str(transformer.get("InputTemplate", ""))
+    if template.lstrip()[:1] not in {"{", "[", '"'}:
+        values = {name: _input_path(event, path) for name, path in dict(transformer.get("InputPathsMap", {})).items()}
+        return re.sub(
+            r"<([A-Za-z0-9_.-]+)>",
+            lambda match: _as_text(values[match[1]]) if match[1] in values else match[0],
+            template,
+        )
     result = EventTemplateParser.parse(
         input_template=transformer.get("InputTemplate", ""),
         input_paths_map=dict(transformer.get("InputPathsMap", {})),
         event={**event, "ingestion-time": event.get("time")},  # type: ignore[typeddict-item]
     )
     return result if isinstance(result, str) else json.dumps(result)
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def _point_log_handlers(stream: Any, service: str) -> list[tuple[logging.StreamHandler[Any], Any]]:

@@ -40,9 +40,11 @@ def test_demo_detects_and_contains_llmjacking(tmp_path: Path) -> None:
     result, report = _run("demo", "--scenario", "llmjacking", workdir=tmp_path)
 
     assert result.exit_code == 0
-    assert report["contained"] is True
+    assert report["contained"] is True and report["passed"] is True
     assert report["collateral_damage"] == []
-    (finding,) = report["findings"]
+    assert report["expectations"]["unexpected"] == [], "the production workloads give nothing above LOW"
+    (finding,) = [f for f in report["findings"] if f["severity"] not in {"LOW", "INFORMATIONAL"}]
+    assert finding["detector"] == "llmjacking-sequence"
     assert finding["severity"] == "HIGH"
     assert finding["family"] == "bedrock-usage"
     assert finding["principal"] == "arn:aws:iam::123456789012:user/ml-batch-svc"
@@ -51,15 +53,15 @@ def test_demo_detects_and_contains_llmjacking(tmp_path: Path) -> None:
     assert keys["AKIAEXAMPLECHATBOT01"]["status"] == "Active"
     assert keys["AKIAEXAMPLEBREAKGLS1"]["status"] == "Active"
     assert finding["access_key_id"] == keys["AKIAEXAMPLEBATCHSVC1"]["access_key_id"]
-    (execution,) = report["executions"]
+    (execution,) = [e for e in report["executions"] if e["playbook"] != "notify-only"]
     assert execution["playbook"] == "contain-access-key"
     assert execution["status"] == "SUCCEEDED"
     assert execution["outcome"] == "CONTAINED"
     assert execution["actions"][0]["undo"]["Status"] == "Active"
-    subjects = [n["subject"] for n in report["notifications"]]
-    assert "[Bedrock Warden] HIGH bedrock-usage finding: CONTAINED" in subjects
-    assert len(subjects) == 1, "one finding, one alert: the playbook's outcome carries the finding"
-    assert "LLMjacking" in report["notifications"][0]["message"]
+    about = [n for n in report["notifications"] if finding["id"] in n["message"] or "LLMjacking" in n["message"]]
+    assert [n["subject"] for n in about] == ["[Bedrock Warden] HIGH bedrock-usage finding: CONTAINED"], (
+        "one finding, one alert: the playbook's outcome carries the finding"
+    )
     assert report["dead_letters"] == []
     assert set(report) >= {"scenario", "findings", "executions", "notifications", "contained", "elapsed_seconds"}
 
@@ -68,8 +70,10 @@ def test_demo_text_timeline_tells_the_story(tmp_path: Path) -> None:
     result = CliRunner(mix_stderr=False).invoke(main, ["demo", "--workdir", str(tmp_path)], catch_exceptions=False)
 
     assert result.exit_code == 0
-    for heading in ("Events in", "Findings (1)", "Playbooks (1)", "AWS state after", "Notifications", "CONTAINED"):
+    for heading in ("Events in", "Findings (", "Playbooks (", "AWS state after", "Notifications", "CONTAINED"):
         assert heading in result.stdout
+    assert "Expected findings (1 of 1 raised)" in result.stdout
+    assert "Result: CONTAINED; AS EXPECTED: 1 of 1 expected findings raised, none unexpected above LOW" in result.stdout
 
 
 def test_replay_of_the_stratus_capture_finds_the_assumed_role_session(corpus: Path, tmp_path: Path) -> None:
@@ -78,7 +82,7 @@ def test_replay_of_the_stratus_capture_finds_the_assumed_role_session(corpus: Pa
     result, report = _run("replay", str(capture), workdir=tmp_path)
 
     assert result.exit_code == 0
-    (finding,) = report["findings"]
+    (finding,) = [f for f in report["findings"] if f["detector"] == "llmjacking-sequence"]
     assert finding["principal"] == STRATUS_SESSION
     assert finding["severity"] == "HIGH"
     assert finding["family"] == "bedrock-usage"
@@ -106,7 +110,7 @@ def test_replay_keeps_going_past_every_malformed_sample_and_names_each(tmp_path:
     assert not_recreated[0].startswith(
         f"{rotated}[2]: access key AKIAEXAMPLEROTATED02 of user ci-deployer not recreated: LimitExceeded"
     )
-    assert len(report["findings"]) == 1
+    assert [f["detector"] for f in report["findings"] if f["severity"] == "HIGH"] == ["llmjacking-sequence"]
     assert report["contained"] is True, "the recreated user's key was deactivated"
     assert report["dead_letters"] == [], "refused before sending: nothing reached the detector malformed"
 
@@ -149,7 +153,7 @@ def test_replay_of_benign_and_own_traffic_finds_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert report["input_errors"] == []
     assert report["events_not_routed"] == 1, "the S3 call matches no rule of the template: counted, not an error"
-    assert report["findings"] == []
+    assert [f for f in report["findings"] if f["severity"] not in {"LOW", "INFORMATIONAL"}] == []
     assert report["contained"] is False, "nothing needed containing, so nothing was contained"
     assert all(k["status"] == "Active" for k in report["aws_state"]["access_keys"])
 
@@ -160,7 +164,8 @@ def test_replay_in_dry_run_mode_touches_nothing(tmp_path: Path) -> None:
     result, report = _run("replay", str(attack), "--param", "ResponseMode=dry-run", workdir=tmp_path)
 
     assert result.exit_code == 0
-    assert report["executions"][0]["outcome"] == "DRY_RUN"
+    (execution,) = [e for e in report["executions"] if e["playbook"] == "contain-access-key"]
+    assert execution["outcome"] == "DRY_RUN"
     assert report["contained"] is False
     assert all(k["status"] == "Active" for k in report["aws_state"]["access_keys"])
 
@@ -175,7 +180,8 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_unknown_scenario_and_parameter_are_clear_errors(tmp_path: Path) -> None:
     runner = CliRunner(mix_stderr=False)
     unknown = runner.invoke(main, ["demo", "--scenario", "nope"])
-    assert unknown.exit_code == 2 and "llmjacking" in unknown.stderr
+    assert unknown.exit_code == 2
+    assert all(name in unknown.stderr for name in ("llmjacking", "policy-change", "cross-account", "invocation-logs"))
     bad = runner.invoke(
         main, ["replay", str(EVENTS / "cloudtrail" / "bedrock__Converse__app_role.json"), "--param", "x"]
     )

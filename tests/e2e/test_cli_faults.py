@@ -25,7 +25,10 @@ def test_demo_under_faults_reports_what_it_injected(tmp_path: Path) -> None:
     assert faults["injected"] > 0
     assert faults["injected"] == sum(n for kinds in faults["by_service"].values() for n in kinds.values())
     assert set(faults["by_service"]) <= {"iam", "sns"}, "only the services asked for"
-    assert result.exit_code == (0 if report["contained"] and not report["collateral_damage"] else 1)
+    assert result.exit_code == (0 if report["passed"] else 1)
+    assert report["passed"] == (
+        report["contained"] and report["expectations"]["met"] and not report["collateral_damage"]
+    )
     assert f"Faults injected ({faults['injected']} of " in render(report)
     refused = runner.invoke(main, ["demo", "--faults", "0.2:s3"])
     assert refused.exit_code == 2

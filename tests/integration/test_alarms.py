@@ -69,8 +69,8 @@ def test_a_failed_containment_puts_only_its_failures_alarm_in_alarm(stack: Local
 
 
 def test_a_malformed_event_puts_the_detector_dead_letters_alarm_in_alarm(stack: LocalStack) -> None:
-    event = load_json("malformed/cloudtrail__detail_without_identity.json")
-    detector = ("FunctionName", stack.functions["BedrockUsageDetectorFunction"].name)
+    event = load_json("malformed/cloudtrail__detail_without_identity.json")  # an InvokeModel: the queue takes it
+    detector = ("FunctionName", stack.functions["InvocationDetectorFunction"].name)
     malformed = ("service", "bedrock-warden")
     counted_before = metric_sum(stack, "BedrockWarden", "MalformedEvents", malformed)
 
@@ -100,7 +100,7 @@ def test_a_detector_that_raises_on_every_attempt_puts_the_errors_alarm_in_alarm(
     stack.client("dynamodb").delete_table(TableName=stack.ref("DetectorStateTable"))
     detector = ("FunctionName", stack.functions["BedrockUsageDetectorFunction"].name)
 
-    stack.send([load_json("cloudtrail/bedrock__InvokeModel__stolen_key.json")])
+    stack.send([load_json("cloudtrail/bedrock__PutFoundationModelEntitlement__stolen_key.json")])  # a direct rule
 
     assert metric_sum(stack, "AWS/Lambda", "Errors", detector) == 3, "the attempt and its two retries"
     assert metric_sum(stack, "AWS/Lambda", "Invocations", detector) == 3

@@ -7,14 +7,23 @@ import gzip
 import json
 import random
 import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import EVENTS, load_json
-from warden_local.readers import ReadLimits, read_events, to_eventbridge
-from warden_local.run import users_in_events
+from tests.conftest import EVENTS, ROOT, load_json
+from warden_local.readers import EVENT, INVOCATION_LOG, ReadItem, ReadLimits, read_events, to_eventbridge
+from warden_local.run import (
+    LOCAL_INVOCATION_LOG_BUCKET,
+    ExpectedFinding,
+    LogObject,
+    deliveries,
+    deploy_parameters,
+    judge,
+    users_in_events,
+)
 
 RECORDS = [e["detail"] for e in load_json("sequences/llmjacking__positive__logging_check_long_term_key.json")]
 
@@ -388,3 +397,227 @@ def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None
     result = read_events([path])
 
     assert (len(result.events), result.errors) == (1, [])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Model-invocation log files: recognised by content, read as Bedrock writes them, merged in time with the events
+# ---------------------------------------------------------------------------------------------------------------
+CANARY = "SECRET-PROMPT-CANARY"
+LOG_RECORD = load_json("invocation_logs/model_invocation__converse.json")
+
+
+def _log(when: str, request_id: str, **changes: Any) -> dict[str, Any]:
+    """The sample invocation-log record at ``when``, with its prompt carrying the canary."""
+    return {**copy.deepcopy(LOG_RECORD), "timestamp": when, "requestId": request_id, **changes}
+
+
+def _bedrock_object(folder: Path, records: list[Any], name: str = "20261121T031200Z_0a1b2c3d.json.gz") -> Path:
+    """A gzipped JSON-lines object at the key Bedrock gives it under its S3 prefix."""
+    hour = folder / "AWSLogs" / "123456789012" / "BedrockModelInvocationLogs" / "us-east-1" / "2026/11/21/03"
+    hour.mkdir(parents=True, exist_ok=True)
+    path = hour / name
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def test_a_bedrock_log_folder_is_read_recursively_and_merged_in_time_with_cloudtrail(tmp_path: Path) -> None:
+    first, second = _log("2026-11-21T03:10:02Z", "log-1"), _log("2026-11-21T03:12:30Z", "log-2")
+    obj = _bedrock_object(tmp_path / "bucket", [second, first])
+    (obj.parents[5] / "amazon-bedrock-logs-permission-check").write_text("")  # written when logging is set up
+    trail = tmp_path / "trail.json"
+    trail.write_text(json.dumps({"Records": RECORDS}))  # 03:10:00, 03:10:04, 03:11:30 (the llmjacking sample)
+
+    result = read_events([tmp_path / "bucket", trail])
+
+    assert result.errors == []
+    assert [e["detail"]["eventID"] for e in result.events] == [r["eventID"] for r in RECORDS], "events as before"
+    assert result.origins == [f"{trail} Records[{i}]" for i in range(3)]
+    assert [r["requestId"] for r in result.invocation_logs] == ["log-1", "log-2"]
+    assert result.invocation_log_origins == [f"{obj}:2", f"{obj}:1"]
+    assert [(i.kind, i.time.isoformat()) for i in result.items] == [
+        ("event", "2026-11-21T03:10:00+00:00"),
+        ("invocation-log", "2026-11-21T03:10:02+00:00"),
+        ("event", "2026-11-21T03:10:04+00:00"),
+        ("event", "2026-11-21T03:11:30+00:00"),
+        ("invocation-log", "2026-11-21T03:12:30+00:00"),
+    ]
+    assert result.items[1].value == first, "kept as written, prompt included: the runner stores it as Bedrock did"
+
+
+@pytest.mark.parametrize("name", ["object.json.gz", "object.json", "object", "object.txt"])
+def test_invocation_log_files_are_recognised_by_content_not_name(tmp_path: Path, name: str) -> None:
+    records = [_log("2026-11-21T03:10:02Z", "log-1"), _log("2026-11-21T03:10:03Z", "log-2")]
+    text = "\n".join(json.dumps(r) for r in records) + "\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    single = tmp_path / f"single-{name}"
+    single.write_text(json.dumps(records[0]))
+
+    result = read_events([path, single])
+
+    assert result.errors == [] and result.events == []
+    assert result.invocation_log_origins == [f"{path}:1", str(single), f"{path}:2"]
+
+
+def test_invalid_invocation_log_records_are_named_by_line_and_never_quoted(tmp_path: Path) -> None:
+    records = [
+        _log("2026-11-21T03:10:02Z", "good"),
+        _log("2026-11-21T03:10:03Z", "x", schemaType=f"Other {CANARY}"),
+        {k: v for k, v in _log("2026-11-21T03:10:04Z", "x").items() if k != "identity"},
+        _log("2026-11-21T03:10:05", "x"),
+        _log("2026-11-21T03:10:06Z", "x", input={"inputBodyJson": CANARY, "inputTokenCount": CANARY}),
+        _log("2026-11-21T03:10:07Z", "x", output={"outputBodyJson": CANARY * 30_000}),
+        _log("2026-11-21T03:10:08Z", "x", input={"inputBodyJson": {"n": "NEST"}, "inputTokenCount": 1}),
+        _log("2026-11-21T03:10:09Z", "x", modelId=["a", CANARY]),
+        _log("2026-11-21T03:10:10Z", "x", inputTokenCount="WIDE"),
+        _log("2099-11-21T03:10:10Z", "x"),
+    ]
+    lines = [json.dumps(r) for r in records]
+    lines[6] = lines[6].replace('"NEST"', "[" * 40 + "]" * 40)
+    lines[8] = lines[8].replace('"WIDE"', "9" * 25)
+    obj = _bedrock_object(tmp_path, [*lines, f'{{"schemaType": "{CANARY}", "input": '])
+
+    result = read_events([obj])
+
+    assert [r["requestId"] for r in result.invocation_logs] == ["good"]
+    assert result.errors == [
+        f"{obj}:2: invocation-log record: schemaType: String should match pattern '^ModelInvocationLog$'",
+        f"{obj}:3: invocation-log record: identity is missing",
+        f"{obj}:4: invocation-log record: timestamp: Input should have timezone info",
+        f"{obj}:5: invocation-log record: input.inputTokenCount: Input should be a valid integer,"
+        " unable to parse string as an integer",
+        f"{obj}:6: invocation-log record of 600546 bytes, more than the 262144 bytes Warden reads",
+        f"{obj}:7: nested deeper than 32 levels",
+        f"{obj}:8: invocation-log record: modelId must be a string",
+        f"{obj}:9: an integer has 25 digits (at most 20 accepted)",
+        f"{obj}:11: not JSON: Expecting value: column 49",
+        f"{obj}:10: timestamp 2099-11-21T03:10:10Z is 26663 days from the run's median event time"
+        " 2026-11-21T03:10:02Z (at most 30 accepted)",
+    ]
+    assert all(CANARY not in error for error in result.errors), "no prompt or completion text in a reason"
+
+
+def test_an_invocation_log_file_refused_whole_is_one_error_naming_it(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(json.dumps(_log("2026-11-21T03:10:02Z", "a")).encode() + b" " * (2 << 20)))
+    garbage = _bedrock_object(tmp_path, [f"{CANARY} {n}" for n in range(3)])
+
+    result = read_events([bomb, garbage], limits=ReadLimits(file_bytes=1 << 20))
+
+    assert result.errors == [
+        f"{bomb}: more than 1048576 bytes once decompressed",
+        f"{garbage}: not JSON: Expecting value: line 1 column 1",
+    ]
+    assert result.items == []
+
+
+def test_folders_are_read_in_name_order_and_an_empty_one_is_named(tmp_path: Path) -> None:
+    bucket, empty = tmp_path / "bucket", tmp_path / "empty" / "nested"
+    empty.mkdir(parents=True)
+    late = _bedrock_object(bucket, [_log("2026-11-21T03:10:02Z", "same-time-b")], name="b.json.gz")
+    early = _bedrock_object(bucket, [_log("2026-11-21T03:10:02Z", "same-time-a")], name="a.json.gz")
+    (bucket / "notes").mkdir()
+    (bucket / "notes" / "readme.txt").write_text("not a log")
+
+    result = read_events([tmp_path / "empty", bucket])
+
+    assert [i.origin for i in result.items] == [str(early), str(late)], "equal times keep the reading order"
+    assert result.errors == [
+        f"{tmp_path / 'empty'}: a folder with no file to read",
+        f"{bucket / 'notes' / 'readme.txt'}: not JSON: Expecting value: line 1 column 1",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Delivery plan: events one at a time, invocation-log records in S3 objects of up to five minutes, in time order
+# ---------------------------------------------------------------------------------------------------------------
+T0 = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+def _item(kind: str, minute: float, name: str, **value: Any) -> ReadItem:
+    record = {"accountId": "123456789012", "region": "us-east-1", "requestId": name, **value}
+    return ReadItem(EVENT if kind == "event" else INVOCATION_LOG, name, record, T0 + timedelta(minutes=minute))
+
+
+def _plan(planned: list[ReadItem | LogObject]) -> list[Any]:
+    return [[r.origin for r in d.records] if isinstance(d, LogObject) else d.origin for d in planned]
+
+
+def test_consecutive_log_records_share_an_object_of_at_most_five_minutes() -> None:
+    items = [
+        _item("log", 0, "a"),
+        _item("log", 2, "b"),
+        _item("log", 4.99, "c"),
+        _item("log", 5, "d"),  # five minutes after the object's first record: a new object
+        _item("event", 6, "E1"),
+        _item("log", 6.5, "e"),  # an event in between: a new object
+        _item("event", 7, "E2"),
+        _item("event", 7, "E3"),
+        _item("log", 8, "f"),
+        _item("log", 8, "g", region="eu-west-1"),  # another region: another object (another S3 prefix)
+        _item("log", 8, "h", accountId="210987654321"),
+    ]
+
+    assert _plan(deliveries(items)) == [["a", "b", "c"], ["d"], "E1", ["e"], "E2", "E3", ["f"], ["g"], ["h"]]
+
+
+def test_log_objects_are_bounded_in_records_and_bytes() -> None:
+    items = [_item("log", n / 10, f"r{n}", body="x" * 100) for n in range(7)]
+    size = len(json.dumps(items[0].value)) + 1
+
+    assert _plan(deliveries(items, max_records=3)) == [["r0", "r1", "r2"], ["r3", "r4", "r5"], ["r6"]]
+    assert _plan(deliveries(items, max_bytes=2 * size)) == [["r0", "r1"], ["r2", "r3"], ["r4", "r5"], ["r6"]]
+    assert _plan(deliveries(items[:1], max_bytes=1)) == [["r0"]], "a record larger than the bound is still sent"
+    (obj,) = deliveries(items[:2])
+    assert isinstance(obj, LogObject) and (obj.size, obj.where) == (2 * size, "r0 .. r1 (2 records)")
+
+
+def test_a_run_deploys_with_a_local_invocation_log_bucket_unless_one_is_given(tmp_path: Path) -> None:
+    assert deploy_parameters({"ResponseMode": "auto"}, ROOT) == {
+        "ResponseMode": "auto",
+        "InvocationLogBucket": LOCAL_INVOCATION_LOG_BUCKET,
+    }
+    assert deploy_parameters({"InvocationLogBucket": "mine"})["InvocationLogBucket"] == "mine"
+    (tmp_path / "template.yaml").write_text("Parameters: {}\nResources: {}\n")
+    assert deploy_parameters({"X": "1"}, tmp_path) == {"X": "1"}, "a template without the parameter gets none"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenario expectations: each expected finding raised, and nothing unexpected above LOW
+# ---------------------------------------------------------------------------------------------------------------
+ADMIN = "arn:aws:iam::123456789012:user/ops-admin"
+
+
+def _finding(detector: str, severity: str, principal: str = ADMIN, family: str = "policy-change") -> dict[str, Any]:
+    return {"id": f"{detector}-{severity}", "detector": detector, "family": family, "severity": severity,
+            "principal": principal, "title": "t"}  # fmt: skip
+
+
+def test_expected_findings_are_matched_on_detector_family_principal_and_severity() -> None:
+    expected = [
+        ExpectedFinding("guardrail-deleted-or-weakened", "policy-change", ADMIN, "HIGH"),
+        ExpectedFinding("broad-permissions-granted", "policy-change", ADMIN),
+        ExpectedFinding("invocation-logging-disabled", "policy-change", ADMIN, "HIGH"),
+    ]
+    findings = [
+        _finding("guardrail-deleted-or-weakened", "HIGH"),
+        _finding("broad-permissions-granted", "CRITICAL"),
+        _finding("invocation-logging-disabled", "MEDIUM"),  # wrong severity: not met, not unexpected either
+        _finding("llmjacking-sequence", "LOW", family="bedrock-usage"),  # benign noise up to LOW is allowed
+        _finding("credentials-created-for-another-user", "MEDIUM"),
+        _finding("external-trust-policy", "SEVERE", family="cross-account"),  # unknown severity counts as above
+    ]
+
+    judged = judge(expected, findings)
+
+    assert [(j["detector"], j["raised"], j["severities_seen"]) for j in judged["findings"]] == [
+        ("guardrail-deleted-or-weakened", True, ["HIGH"]),
+        ("broad-permissions-granted", True, ["CRITICAL"]),
+        ("invocation-logging-disabled", False, ["MEDIUM"]),
+    ]
+    assert judged["findings"][0]["finding_ids"] == ["guardrail-deleted-or-weakened-HIGH"]
+    assert [u["detector"] for u in judged["unexpected"]] == ["credentials-created-for-another-user",
+                                                             "external-trust-policy"]  # fmt: skip
+    assert judged["met"] is False
+    assert judge(expected[:2], findings[:2] + findings[3:4])["met"] is True

@@ -1,8 +1,9 @@
 """template.yaml and the state machines keep the promises the code relies on.
 
 These read the template itself: the rules must deliver every event the detectors consume (with the
-rule state that read-only events need), every asynchronous hop must keep what it cannot deliver,
-and every state machine must be JSONPath-only with Retry and Catch on every Task.
+rule state that read-only events need), each to one function of the detector's family and once,
+every asynchronous hop must keep what it cannot deliver, and every state machine must be
+JSONPath-only with Retry and Catch on every Task.
 """
 
 from __future__ import annotations
@@ -16,75 +17,244 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from warden.detectors import REGISTRY
+from warden.config import DetectorConfig
+from warden.detectors import ANY_EVENT, REGISTRY
+from warden.detectors.registry import Detector
+from warden.models import Family, GuardDutyFinding, ModelInvocationLog
 from warden_local.readers import to_eventbridge
 from warden_local.stack import ALL_MANAGEMENT_EVENTS, Route, Target
-from warden_local.template import load_template
+from warden_local.template import Resolver, load_template
 
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 STATE_MACHINES = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::StateMachine"}
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
+ACCOUNT = "123456789012"
+STACK = "bedrock-warden-tests"
+LOG_BUCKET = "example-bedrock-invocation-logs"
+LOG_GROUP = "/example/bedrock/model-invocations"
+# Every optional source on: the rules are checked as the fullest deployment has them.
+RESOLVER = Resolver(
+    TEMPLATE,
+    {**{name: str(spec.get("Default", "")) for name, spec in TEMPLATE["Parameters"].items()}}
+    | {"InvocationLogBucket": LOG_BUCKET, "InvocationLogGroup": LOG_GROUP},
+    pseudo={
+        "AWS::StackName": STACK,
+        "AWS::Region": "us-east-1",
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    },
+)
+
+FAMILY_FUNCTIONS: dict[Family, set[str]] = {
+    Family.BEDROCK_USAGE: {
+        "BedrockUsageDetectorFunction",
+        "InvocationDetectorFunction",
+        "InvocationLogSubscriptionFunction",
+    },
+    Family.POLICY_CHANGE: {"PolicyChangeDetectorFunction"},
+    Family.CROSS_ACCOUNT: {"CrossAccountDetectorFunction"},
+}
+"""Which functions run each family's detectors (each function's code names its family; a test checks it)."""
+DETECTOR_FUNCTIONS = set().union(*FAMILY_FUNCTIONS.values())
+INVOCATIONS = {
+    ("bedrock.amazonaws.com", name)
+    for name in (
+        "InvokeModel",
+        "InvokeModelWithResponseStream",
+        "InvokeModelWithBidirectionalStream",
+        "Converse",
+        "ConverseStream",
+    )
+} | {("bedrock-mantle.amazonaws.com", "CreateInference")}
+"""CloudTrail events that run a model: the volume, which goes through InvocationQueue in batches."""
+EVENT_PATTERN_MAX_CHARS = 2048
+"""EventBridge's default quota on the size of one event pattern."""
+
+
+def _queue_consumers() -> dict[str, str]:
+    """Queue logical id -> the function its SQS event source feeds."""
+    consumers = {}
+    for logical, spec in FUNCTIONS.items():
+        for event in spec["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                consumers[event["Properties"]["Queue"]["Fn::GetAtt"][0]] = logical
+    return consumers
+
+
+def _routes() -> list[Route]:
+    """Every rule of the template on the default bus, with the function (or topic) that ends up taking its events."""
+    routes = []
+    for logical, spec in FUNCTIONS.items():
+        for name, event in spec["Properties"].get("Events", {}).items():
+            props = event["Properties"]
+            if event["Type"] == "EventBridgeRule" and "EventBusName" not in props:
+                routes.append(
+                    Route(
+                        rule=f"{logical}.{name}",
+                        bus="default",
+                        pattern=RESOLVER.resolve(props["Pattern"]),
+                        state=props.get("State", "ENABLED"),
+                        target=Target(kind="function", ref=logical),
+                    )
+                )
+    queues = _queue_consumers()
+    for logical, spec in RESOURCES.items():
+        if spec["Type"] != "AWS::Events::Rule":
+            continue
+        props = spec["Properties"]
+        for target in props["Targets"]:
+            arn = target["Arn"]
+            referenced = arn.get("Fn::GetAtt", [arn.get("Ref")])[0]
+            kind, ref = ("function", queues[referenced]) if referenced in queues else ("other", referenced)
+            routes.append(
+                Route(
+                    rule=logical,
+                    bus="default",
+                    pattern=RESOLVER.resolve(props["EventPattern"]),
+                    state=props.get("State", "ENABLED"),
+                    target=Target(kind=kind, ref=ref),
+                )
+            )
+    return routes
+
+
+ROUTES = _routes()
+
 
 def _sam_rules(logical: str) -> list[Route]:
-    events = RESOURCES[logical]["Properties"].get("Events", {})
-    return [
-        Route(
-            rule=name,
-            bus="default" if "EventBusName" not in spec["Properties"] else "custom",
-            pattern=spec["Properties"]["Pattern"],
-            state=spec["Properties"].get("State", "ENABLED"),
-            target=Target(kind="function", ref=logical),
-        )
-        for name, spec in events.items()
-        if spec["Type"] == "EventBridgeRule"
-    ]
+    return [route for route in ROUTES if route.target.ref == logical and route.rule.startswith(f"{logical}.")]
 
 
-def _cloudtrail_event(source: str, name: str) -> dict[str, Any]:
-    return to_eventbridge(
-        {
-            "eventSource": source,
-            "eventName": name,
-            "eventID": f"{source}-{name}",
-            "eventTime": "2026-11-20T14:00:00Z",
-            "awsRegion": "us-east-1",
-            "readOnly": True,
-            "managementEvent": True,
-            "userIdentity": {"type": "IAMUser", "accessKeyId": "AKIAEXAMPLEBATCHSVC1", "arn": "arn:aws:iam::1:user/u"},
+def _cloudtrail_event(source: str, name: str, *, read_only: bool = True, **detail: Any) -> dict[str, Any]:
+    record = {
+        "eventSource": source,
+        "eventName": name,
+        "eventID": f"{source}-{name}",
+        "eventTime": "2026-11-20T14:00:00Z",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": ACCOUNT,
+        "readOnly": read_only,
+        "managementEvent": True,
+        "userIdentity": {
+            "type": "IAMUser",
+            "accessKeyId": "AKIAEXAMPLEBATCHSVC1",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/u",
+            "accountId": ACCOUNT,
+            "userName": "u",
+        },
+    }
+    return to_eventbridge({**record, **detail})
+
+
+def _identities() -> dict[str, dict[str, Any]]:
+    """Who makes a call, as far as rules may narrow by it: the shapes the detectors' rules filter on."""
+    session = {
+        "type": "AssumedRole",
+        "accessKeyId": "ASIAEXAMPLESESSION01",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/app/session",
+        "accountId": ACCOUNT,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role/app"}},
+    }
+    phantom = {
+        "type": "IAMUser",
+        "accessKeyId": "AKIAEXAMPLEPHANTOM01",
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/BedrockAPIKey-x7k2",
+        "accountId": ACCOUNT,
+        "userName": "BedrockAPIKey-x7k2",
+    }
+    outsider = {"type": "AWSAccount", "accountId": "999988887777", "principalId": "AIDAEXAMPLEOUTSIDER1"}
+    return {
+        "long-term key": {},
+        "session": {"userIdentity": session},
+        "bedrock api key": {
+            "additionalEventData": {"callWithBearerToken": True},
+            "requestParameters": {"callWithBearerToken": True},
+        },
+        "phantom user": {"userIdentity": phantom},
+        "another account": {"userIdentity": outsider},
+    }
+
+
+def _variants(item: Detector[Any], source: str, name: str) -> dict[str, dict[str, Any]]:
+    """Real-shaped events the detector's (source, name) stands for, one per caller shape.
+
+    A named event is sent as read-only (the worst case: only a rule in the all-management-events state
+    takes it); ``*`` stands for any write call of the source, under a name no rule lists.
+    """
+    if item.record is GuardDutyFinding:
+        finding_type = "Recon:IAMUser/SomeFutureType" if name == ANY_EVENT else name
+        return {"finding": _guardduty_event(finding_type)}
+    if name == ANY_EVENT:
+        return {
+            who: _cloudtrail_event(source, "SomeCallNoRuleNames", read_only=False, **shape)
+            for who, shape in _identities().items()
         }
-    )
+    return {who: _cloudtrail_event(source, name, **shape) for who, shape in _identities().items()}
 
 
-def _consumed() -> Iterator[tuple[str, str, str]]:
+def _guardduty_event(finding_type: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "5c1f4e1a-4f0b-4f8e-9a2e-6b3d2c1a0f9e",
+        "detail-type": "GuardDuty Finding",
+        "source": "aws.guardduty",
+        "account": ACCOUNT,
+        "time": "2026-11-20T14:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"type": finding_type, "accountId": ACCOUNT, "region": "us-east-1", "severity": 5.0},
+    }
+
+
+def _consumed() -> Iterator[tuple[Detector[Any], str, str]]:
     for detector in REGISTRY:
+        if detector.record is ModelInvocationLog:
+            continue  # from S3 objects and a log subscription, not EventBridge rules: tested below
         for source, name in sorted(detector.consumes):
-            yield detector.name, source, name
+            yield detector, source, name
 
 
-@pytest.mark.parametrize(("detector", "source", "name"), list(_consumed()))
-def test_rules_deliver_every_event_a_detector_consumes(detector: str, source: str, name: str) -> None:
-    routes = _sam_rules("BedrockUsageDetectorFunction")
-    event = _cloudtrail_event(source, name)
+def _takers(event: dict[str, Any], family: Family) -> list[Route]:
+    return [r for r in ROUTES if r.target.ref in FAMILY_FUNCTIONS[family] and r.accepts(event)]
 
-    assert any(route.accepts(event) for route in routes), f"{detector} needs {name} from {source}"
+
+@pytest.mark.parametrize(("detector", "source", "name"), list(_consumed()), ids=lambda v: getattr(v, "name", v))
+def test_rules_deliver_every_event_a_detector_consumes_once(detector: Detector[Any], source: str, name: str) -> None:
+    delivered = {}
+    for who, event in _variants(detector, source, name).items():
+        takers = _takers(event, detector.family)
+        assert len(takers) <= 1, f"{name} from {source} by {who} reaches {[r.rule for r in takers]}: processed twice"
+        if takers:
+            delivered[who] = takers[0].rule
+    family = detector.family.value
+    assert delivered, f"{detector.name} needs {name} from {source}: no rule delivers it to a {family} function"
+
+
+@pytest.mark.parametrize(("source", "name"), sorted(INVOCATIONS))
+def test_model_invocations_go_through_the_invocation_queue(source: str, name: str) -> None:
+    for who, event in _variants(REGISTRY["llmjacking-sequence"], source, name).items():
+        (taker,) = _takers(event, Family.BEDROCK_USAGE)
+        assert (taker.rule, taker.target.ref) == ("InvocationCallsRule", "InvocationDetectorFunction"), who
+        assert taker.state == ALL_MANAGEMENT_EVENTS
 
 
 def test_read_only_events_need_the_all_management_events_rule_state() -> None:
-    invoke = _cloudtrail_event("bedrock.amazonaws.com", "InvokeModel")
-    (bedrock,) = [r for r in _sam_rules("BedrockUsageDetectorFunction") if r.rule == "BedrockApiCalls"]
+    recon = _cloudtrail_event("bedrock.amazonaws.com", "ListFoundationModels")
+    (bedrock,) = [r for r in _sam_rules("BedrockUsageDetectorFunction") if r.rule.endswith(".BedrockCalls")]
 
     assert bedrock.state == ALL_MANAGEMENT_EVENTS
-    assert bedrock.accepts(invoke)
+    assert bedrock.accepts(recon)
     plain = Route(rule=bedrock.rule, bus=bedrock.bus, pattern=bedrock.pattern, state="ENABLED", target=bedrock.target)
-    assert not plain.accepts(invoke)
-    write = {**invoke, "detail": {**invoke["detail"], "eventName": "PutUseCaseForModelAccess", "readOnly": False}}
+    assert not plain.accepts(recon)
+    write = {**recon, "detail": {**recon["detail"], "eventName": "PutUseCaseForModelAccess", "readOnly": False}}
     assert plain.accepts(write)
 
 
 def test_identity_recon_rule_takes_long_term_keys_only() -> None:
-    (identity,) = [r for r in _sam_rules("BedrockUsageDetectorFunction") if r.rule == "IdentityReconByLongTermKeys"]
+    (identity,) = [r for r in _sam_rules("BedrockUsageDetectorFunction") if r.rule.endswith(".IdentityCalls")]
     event = _cloudtrail_event("sts.amazonaws.com", "GetCallerIdentity")
     session = json.loads(json.dumps(event).replace("AKIAEXAMPLE", "ASIAEXAMPLE"))
 
@@ -92,9 +262,318 @@ def test_identity_recon_rule_takes_long_term_keys_only() -> None:
     assert not identity.accepts(session)
 
 
-def test_detector_rules_do_not_take_unrelated_bedrock_calls() -> None:
-    event = _cloudtrail_event("bedrock.amazonaws.com", "ListCustomModels")
-    assert not any(r.accepts(event) for r in _sam_rules("BedrockUsageDetectorFunction"))
+def test_detector_rules_do_not_take_unrelated_calls() -> None:
+    unrelated = [
+        _cloudtrail_event("bedrock.amazonaws.com", "ListCustomModels"),
+        _cloudtrail_event("ec2.amazonaws.com", "RunInstances", read_only=False),
+        _cloudtrail_event("sts.amazonaws.com", "AssumeRole"),  # a caller of the account itself
+        _cloudtrail_event("iam.amazonaws.com", "ListRoles"),
+    ]
+    for event in unrelated:
+        takers = [r.rule for r in ROUTES if r.target.ref in DETECTOR_FUNCTIONS and r.accepts(event)]
+        assert not takers, f"{event['detail']['eventName']} costs an invocation for nothing: {takers}"
+
+
+def test_every_event_pattern_fits_eventbridges_size_quota() -> None:
+    for route in ROUTES:
+        size = len(json.dumps(route.pattern, separators=(",", ":")))
+        assert size <= EVENT_PATTERN_MAX_CHARS, f"{route.rule}: {size} characters"
+
+
+def test_each_function_runs_the_family_its_rules_are_checked_for() -> None:
+    for family, logicals in FAMILY_FUNCTIONS.items():
+        for logical in logicals:
+            props = FUNCTIONS[logical]["Properties"]
+            code = (ROOT / props["CodeUri"] / "app.py").read_text()
+            handler = props["Handler"].split(".")[1]
+            body = code.split(f"def {handler}(", 1)[1].split("\ndef ", 1)[0]
+            assert f"Family.{family.name}" in body, f"{logical} ({props['Handler']}) does not run {family.value}"
+    wired = {
+        logical
+        for logical in FUNCTIONS
+        if "detection_service" in (ROOT / FUNCTIONS[logical]["Properties"]["CodeUri"] / "app.py").read_text()
+    }
+    assert wired == DETECTOR_FUNCTIONS
+
+
+# ------------------------------------------------------------------ invocation logs and the queue
+
+
+def _object_created(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": "2026-11-20T14:05:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 512, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f0829"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "bedrock.amazonaws.com",
+            "reason": "PutObject",
+        },
+    }
+
+
+LOG_KEY = f"AWSLogs/{ACCOUNT}/BedrockModelInvocationLogs/us-east-1/2026/11/20/14/20261120T140500Z_a1b2.json.gz"
+
+
+@pytest.mark.parametrize("detector", [d for d in REGISTRY if d.record is ModelInvocationLog], ids=lambda d: d.name)
+def test_invocation_log_detectors_get_both_log_deliveries(detector: Detector[Any]) -> None:
+    functions = FAMILY_FUNCTIONS[detector.family]
+    (taker,) = [r for r in ROUTES if r.accepts(_object_created(LOG_BUCKET, LOG_KEY))]
+    assert (taker.rule, taker.target.ref) == ("InvocationLogObjectsRule", "InvocationDetectorFunction")
+    assert taker.target.ref in functions
+    assert RESOURCES["InvocationLogObjectsRule"]["Condition"] == "HasInvocationLogBucket"
+    (subscription,) = [v for v in RESOURCES.values() if v["Type"] == "AWS::Logs::SubscriptionFilter"]
+    assert subscription["Properties"]["DestinationArn"]["Fn::GetAtt"][0] in functions
+    assert subscription["Properties"]["LogGroupName"] == {"Ref": "InvocationLogGroup"}
+    assert subscription["Condition"] == "HasInvocationLogGroup"
+
+
+def test_only_the_invocation_log_buckets_log_objects_are_queued() -> None:
+    assert not any(r.accepts(_object_created("some-other-bucket", LOG_KEY)) for r in ROUTES)
+    assert not any(r.accepts(_object_created(LOG_BUCKET, "exports/2026/report.csv")) for r in ROUTES)
+
+
+def test_the_invocation_queue_batches_retries_and_keeps_what_keeps_failing() -> None:
+    queue = RESOURCES["InvocationQueue"]["Properties"]
+    function = FUNCTIONS["InvocationDetectorFunction"]["Properties"]
+    ((_, event),) = function["Events"].items()
+    source = event["Properties"]
+    assert event["Type"] == "SQS" and source["Queue"] == {"Fn::GetAtt": ["InvocationQueue", "Arn"]}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"], "a failed message must not retry its batch"
+    assert source["BatchSize"] >= 10 and 1 <= source["MaximumBatchingWindowInSeconds"] <= 10
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"], "as Lambda advises for an SQS event source"
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DetectorDLQ", "Arn"]}
+    assert 3 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+    assert queue["SqsManagedSseEnabled"] is True
+    assert "EventInvokeConfig" not in function, "SQS invokes synchronously: failures go through the redrive policy"
+
+
+def test_only_this_stacks_rules_may_send_to_the_invocation_queue() -> None:
+    allow, deny = RESOURCES["InvocationQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    rules = {
+        r
+        for r, spec in RESOURCES.items()
+        if spec["Type"] == "AWS::Events::Rule" and "InvocationQueue" in json.dumps(spec["Properties"]["Targets"])
+    }
+    assert (allow["Effect"], allow["Principal"]) == ("Allow", {"Service": "events.amazonaws.com"})
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    for statement, condition in ((allow, "ArnEquals"), (deny, "ArnNotEquals")):
+        named = set(re.findall(r'"(\w+Rule)", "Arn"', json.dumps(statement["Condition"][condition]["aws:SourceArn"])))
+        assert named == rules
+
+
+def test_the_invocation_function_reads_the_invocation_log_bucket_only() -> None:
+    policies = FUNCTIONS["InvocationDetectorFunction"]["Properties"]["Policies"]
+    reads = [p for p in policies if "s3:GetObject" in json.dumps(p)]
+    assert len(reads) == 1
+    condition, statements, otherwise = reads[0]["Fn::If"]
+    assert condition == "HasInvocationLogBucket" and otherwise == {"Ref": "AWS::NoValue"}
+    (statement,) = statements["Statement"]
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${InvocationLogBucket}/AWSLogs/*"}
+    others = json.dumps(
+        [p for p in policies if p is not reads[0]]
+        + [FUNCTIONS[f]["Properties"]["Policies"] for f in FUNCTIONS if f != "InvocationDetectorFunction"]
+    )
+    assert '"s3:' not in others
+
+
+def test_the_log_subscription_may_invoke_only_its_function_from_that_group() -> None:
+    permission = RESOURCES["InvocationLogSubscriptionPermission"]
+    props = permission["Properties"]
+    assert permission["Condition"] == "HasInvocationLogGroup"
+    assert props["FunctionName"] == {"Ref": "InvocationLogSubscriptionFunction"}
+    assert (props["Principal"], props["SourceAccount"]) == ("logs.amazonaws.com", {"Ref": "AWS::AccountId"})
+    assert "${InvocationLogGroup}:*" in props["SourceArn"]["Fn::Sub"]
+    assert RESOURCES["InvocationLogSubscription"]["DependsOn"] == "InvocationLogSubscriptionPermission"
+
+
+# ------------------------------------------------------------------ settings
+
+
+SETTINGS_VARIABLES = {
+    field.alias
+    for name, field in DetectorConfig.model_fields.items()
+    if field.alias and name not in {"region", "endpoint_url", "max_event_age_seconds", "max_clock_skew_seconds"}
+}
+
+
+def _environment(logical: str) -> dict[str, Any]:
+    """A function's environment as SAM merges it: Globals, then the function's own variables."""
+    merged = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    merged.update(FUNCTIONS[logical]["Properties"].get("Environment", {}).get("Variables", {}))
+    return merged
+
+
+@pytest.mark.parametrize("logical", sorted(DETECTOR_FUNCTIONS))
+def test_every_detector_function_gets_the_deployers_settings(logical: str) -> None:
+    environment = _environment(logical)
+    assert environment.keys() >= SETTINGS_VARIABLES, SETTINGS_VARIABLES - environment.keys()
+    assert environment["WARDEN_STACK_NAME"] == {"Ref": "AWS::StackName"}
+    values = RESOLVER.resolve({k: v for k, v in environment.items() if not _needs_resources(v)})
+    config = DetectorConfig.from_environ(
+        {
+            **values,
+            "AWS_REGION": "us-east-1",
+            "WARDEN_STATE_TABLE": "t",
+            "WARDEN_FINDINGS_BUS": "b",
+            "WARDEN_DEAD_LETTER_QUEUE_URL": "q",
+        }
+    )
+    settings = config.settings
+    assert (settings.account_id, settings.warden_stack_name) == (ACCOUNT, STACK)
+    assert (settings.invocation_log_bucket, settings.invocation_log_group) == (LOG_BUCKET, LOG_GROUP)
+    assert settings.require_guardrail is False and settings.trusted_accounts == frozenset()
+
+
+def _needs_resources(value: Any) -> bool:
+    return "Fn::GetAtt" in json.dumps(value) or any(
+        ref in RESOURCES for ref in re.findall(r'"Ref": "([^"]+)"', json.dumps(value))
+    )
+
+
+def test_every_functions_environment_fits_lambdas_4_kb_with_long_names_and_lists() -> None:
+    """Lambda refuses a function whose variables (names and values) exceed 4 KB in all."""
+    stack = "s" * 30  # names are generated from it, and truncated to 64 characters
+    arn = f"arn:aws:iam::{ACCOUNT}:role/" + "r" * 40
+    lists = {"ProtectedPrincipals": ",".join([arn] * 10), "DeploymentPrincipals": ",".join([arn] * 3)}
+    lists |= {
+        "TrustedAccounts": ",".join(["111122223333"] * 10),
+        "ExpectedVpcEndpoints": ",".join(["vpce-0a1b2c3d4e5f67890"] * 4),
+    }
+    resolver = Resolver(TEMPLATE, {**RESOLVER.parameters, **lists}, pseudo={**RESOLVER.pseudo, "AWS::StackName": stack})
+    for logical in RESOURCES:
+        resolver.refs[logical] = f"{stack}-{logical}-ABCDEFGHIJKL"[:64]
+        resolver.attributes[logical + "Role"] = {
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/{stack}-{logical}Role-ABCDEFGH"[:95]
+        }
+    for logical in FUNCTIONS:
+        environment = resolver.resolve(_environment(logical))
+        size = sum(len(name) + len(str(value)) for name, value in environment.items())
+        assert size <= 4096 - 512, f"{logical}: {size} bytes of 4 KB, with little room left"
+
+
+DETECTION_PARAMETERS = {
+    "TrustedAccounts": ("111122223333,444455556666", "1111222233334"),
+    "OrganizationId": ("o-a1b2c3d4e5", "org-1"),
+    "DeploymentPrincipals": ("arn:aws:iam::123456789012:role/deploy", "deploy"),
+    "ExpectedVpcEndpoints": ("vpce-0a1b2c3d4e5f67890", "vpc-0a1b2c3d"),
+    "RequireGuardrail": ("true", "yes"),
+    "MinTlsVersion": ("TLSv1.3", "TLSv1.1"),
+    "InvocationLogBucket": ("my-bedrock-logs", "My_Bucket"),
+    "InvocationLogGroup": ("/aws/bedrock/invocations", "group with spaces"),
+}
+
+
+@pytest.mark.parametrize(("name", "values"), DETECTION_PARAMETERS.items(), ids=list(DETECTION_PARAMETERS))
+def test_detection_parameters_are_validated_and_grouped(name: str, values: tuple[str, str]) -> None:
+    from warden_local.template import TemplateError, parameter_values
+
+    good, bad = values
+    assert parameter_values(TEMPLATE, {name: good})[name] == good
+    assert parameter_values(TEMPLATE, {})[name] == str(TEMPLATE["Parameters"][name].get("Default", ""))
+    with pytest.raises(TemplateError):
+        parameter_values(TEMPLATE, {name: bad})
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert sum(name in group["Parameters"] for group in groups) == 1
+
+
+def test_every_parameter_is_in_one_interface_group() -> None:
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(TEMPLATE["Parameters"])
+
+
+# ------------------------------------------------------------------ tamper alerts
+
+
+TAMPER_RULES = ("TamperAlertRule", "WardenTamperAlertRule")
+
+
+def _tamper_routes() -> list[Route]:
+    return [r for r in ROUTES if r.rule in TAMPER_RULES]
+
+
+def _tampering(source: str, event_name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _cloudtrail_event(source, event_name, read_only=False, requestParameters=parameters or {})
+
+
+OURS = {
+    "name": f"{STACK}-BedrockUsageDetectorFunctionBedrockCalls-1X2Y3Z",
+    "rule": f"{STACK}-InvocationCallsRule-1X2Y3Z",
+    "functionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{STACK}-InvocationDetectorFunction-AbC",
+    "layerName": f"{STACK}-warden",
+    "stateMachineArn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{STACK}-contain-access-key",
+    "stackName": STACK,
+    "topicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:{STACK}-AlarmTopic-AbC",
+    "subscriptionArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:{STACK}-AlarmTopic-AbC:0a1b",
+    "tableName": f"{STACK}-DetectorStateTable-AbC",
+    "bucketName": LOG_BUCKET,
+    "logGroupName": LOG_GROUP,
+    "trailName": "management-events",
+}
+THEIRS = {
+    key: value.replace(STACK, "payments-app").replace(LOG_BUCKET, "other-bucket").replace(LOG_GROUP, "/other")
+    for key, value in OURS.items()
+}
+NOT_NARROWABLE = {"UpdateEventSourceMapping20150331", "DeleteEventSourceMapping20150331"}
+"""Event source mapping calls name a mapping's UUID, not the function: the detector judges them."""
+
+
+def _alarm_events() -> list[tuple[str, str]]:
+    from warden.detectors import tampering
+
+    return sorted(tampering.ALARM_EVENTS)
+
+
+@pytest.mark.parametrize(("source", "name"), _alarm_events())
+def test_tampering_with_warden_or_its_sources_alerts_without_a_function(source: str, name: str) -> None:
+    ours = _tampering(source, name, OURS)
+    if name in NOT_NARROWABLE:
+        assert not any(r.accepts(ours) for r in _tamper_routes())
+        return
+    assert [r.target.ref for r in _tamper_routes() if r.accepts(ours)] == ["AlarmTopic"], f"{name} on Warden"
+    if source != "cloudtrail.amazonaws.com":  # a trail blinded is Warden blinded, whoever's trail it is
+        assert not any(r.accepts(_tampering(source, name, THEIRS)) for r in _tamper_routes()), name
+
+
+def test_invocation_logging_deleted_alerts_without_a_function() -> None:
+    event = _tampering("bedrock.amazonaws.com", "DeleteModelInvocationLoggingConfiguration")
+    assert [r.rule for r in _tamper_routes() if r.accepts(event)] == ["TamperAlertRule"]
+
+
+def test_changes_cloudformation_makes_in_a_deployment_do_not_alert_but_the_stack_update_does() -> None:
+    by_deployment = _tampering("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", OURS)
+    by_deployment["detail"]["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
+    assert not any(r.accepts(by_deployment) for r in _tamper_routes())
+    assert any(
+        r.accepts(_tampering("cloudformation.amazonaws.com", "ExecuteChangeSet", OURS)) for r in _tamper_routes()
+    )
+
+
+def test_tamper_alerts_are_readable_and_allowed_onto_the_alarm_topic() -> None:
+    for logical in TAMPER_RULES:
+        ((target),) = RESOURCES[logical]["Properties"]["Targets"]
+        assert target["Arn"] == {"Ref": "AlarmTopic"}
+        transformer = target["InputTransformer"]
+        for field in ("eventName", "userIdentity.arn", "sourceIPAddress", "eventTime", "requestParameters"):
+            assert f"$.detail.{field}" in transformer["InputPathsMap"].values()
+        assert all(f"<{name}>" in transformer["InputTemplate"] for name in transformer["InputPathsMap"])
+    statements = RESOURCES["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (events,) = [s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert sorted(a["Fn::GetAtt"][0] for a in events["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(TAMPER_RULES)
+    key = RESOURCES["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in key), (
+        "EventBridge must use the topic's key"
+    )
 
 
 def _definitions() -> Iterator[tuple[str, dict[str, Any], Path]]:
@@ -170,11 +649,36 @@ def test_every_rule_target_retries_and_keeps_what_it_cannot_deliver(name: str, t
     assert target.get("RetryPolicy"), name
 
 
+def _subscribed() -> set[str]:
+    """Functions a CloudWatch Logs subscription filter invokes."""
+    return {
+        spec["Properties"]["DestinationArn"]["Fn::GetAtt"][0]
+        for spec in RESOURCES.values()
+        if spec["Type"] == "AWS::Logs::SubscriptionFilter"
+    }
+
+
 @pytest.mark.parametrize("logical", list(FUNCTIONS))
-def test_every_function_has_a_failure_destination_and_a_log_group_with_retention(logical: str) -> None:
-    """Asynchronously invoked functions keep what fails; a Task's function answers its state machine's Catch."""
+def test_every_function_keeps_what_fails_and_has_a_log_group_with_retention(logical: str) -> None:
+    """Each way a function is invoked keeps what fails, and never the content of invocation logs.
+
+    Rule-invoked (asynchronous): an on-failure destination. Queue-fed: the queue's redrive policy.
+    Invoked by a log subscription (records with prompts): retries and no destination, which would keep
+    the payload. A Task's function answers its state machine's Catch.
+    """
     props = FUNCTIONS[logical]["Properties"]
-    if props.get("Events"):
+    kinds = {event["Type"] for event in props.get("Events", {}).values()}
+    if kinds == {"SQS"}:
+        assert "EventInvokeConfig" not in props
+        for event in props["Events"].values():
+            queue = RESOURCES[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+            assert queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+    elif logical in _subscribed():
+        assert not kinds
+        assert props["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
+        assert "DestinationConfig" not in props["EventInvokeConfig"], "it would keep prompts and completions"
+    elif kinds:
+        assert kinds == {"EventBridgeRule"}
         assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
     else:
         assert "EventInvokeConfig" not in props, "a synchronous function has no asynchronous retries"
@@ -194,12 +698,13 @@ def test_deploys_in_dry_run_unless_told_otherwise() -> None:
 
 
 def test_the_stacks_own_roles_are_protected_and_ignored() -> None:
-    policy = FUNCTIONS["ResponsePolicyFunction"]["Properties"]["Environment"]["Variables"]
-    protected = json.dumps(policy["WARDEN_PROTECTED_PRINCIPALS"])
+    protected = json.dumps(_environment("ResponsePolicyFunction")["WARDEN_PROTECTED_PRINCIPALS"])
     assert '{"Ref": "ProtectedPrincipals"}' in protected
-    own = json.dumps(FUNCTIONS["BedrockUsageDetectorFunction"]["Properties"]["Environment"]["Variables"])
+    for detector in DETECTOR_FUNCTIONS:
+        own = json.dumps(_environment(detector)["WARDEN_SELF_PRINCIPALS"])
+        for logical in [*FUNCTIONS, *STATE_MACHINES]:
+            assert f"{logical}Role" in own, f"{logical}'s calls would reach {detector}'s detectors"
     for logical in [*FUNCTIONS, *STATE_MACHINES]:
-        assert f"{logical}Role" in own, f"{logical}'s calls would reach the detectors"
         assert f"{logical}Role" in protected, f"a finding could make Warden contain its own {logical}"
 
 
@@ -211,14 +716,14 @@ def _principal_condition(statement: dict[str, Any]) -> str:
     return json.dumps(statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
 
 
-def test_only_wardens_detector_and_named_publishers_may_put_findings() -> None:
+def test_only_wardens_detectors_and_named_publishers_may_put_findings() -> None:
     policy = RESOURCES["FindingsBusPolicy"]["Properties"]
     statement = policy["Statement"]
     assert policy["EventBusName"] == {"Ref": "FindingsBus"}
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "events:PutEvents")
     allowed = _principal_condition(statement)
-    assert "BedrockUsageDetectorFunctionRole" in allowed and "FindingPublishers" in allowed
-    assert "StateMachineRole" not in allowed, "playbooks read findings; they never publish them"
+    assert "FindingPublishers" in allowed
+    assert set(re.findall(r"(\w+)Role", allowed)) == DETECTOR_FUNCTIONS, "the detectors, and only they, publish"
 
 
 def test_only_wardens_state_machines_may_publish_notifications() -> None:
@@ -248,13 +753,23 @@ def test_every_failure_has_an_alarm_that_does_not_need_the_notification_topic() 
         assert f'"Ref": "{logical}"' in watched, f"no alarm on failed {logical} executions"
     for logical in FUNCTIONS:
         assert f'"Ref": "{logical}"' in watched, f"no alarm on {logical} errors"
-    for queue in ("DetectorDLQ", "EventDeliveryDLQ"):
-        assert f'["{queue}", "QueueName"]' in watched, f"no alarm on {queue} depth"
+    for queue in ("DetectorDLQ", "EventDeliveryDLQ", "InvocationQueue"):
+        assert f'["{queue}", "QueueName"]' in watched, f"no alarm on {queue} depth or age"
     for props in alarms.values():
         assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     heartbeat = alarms["DetectorHeartbeatAlarm"]
     assert (heartbeat["MetricName"], heartbeat["TreatMissingData"]) == ("Invocations", "breaching")
-    assert "NotificationFailuresAlarm" in alarms and "DetectorThrottlesAlarm" in alarms
+    assert heartbeat["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "InvocationDetectorFunction"}}]
+    assert "NotificationFailuresAlarm" in alarms
+    for logical in ("DetectorErrorsAlarm", "DetectorThrottlesAlarm"):
+        measured = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+            for m in alarms[logical]["Metrics"]
+            if "MetricStat" in m
+        }
+        assert measured == DETECTOR_FUNCTIONS, logical
+    age = alarms["InvocationQueueAgeAlarm"]
+    assert (age["MetricName"], age["Statistic"]) == ("ApproximateAgeOfOldestMessage", "Maximum")
 
 
 def test_protected_principals_are_denied_with_any_path_in_iam_too() -> None:

@@ -1,7 +1,9 @@
-"""Composition root: builds the detection service of a function from its configuration.
+"""Composition root: builds the detection service of a function, and its readers, from its configuration.
 
-Nothing here runs at import time. Services are cached per (configuration, family), so a warm
-Lambda reuses its clients and a local run against a different endpoint gets fresh ones.
+Nothing here runs at import time. Services are cached per (configuration, family) and readers per
+configuration, so a warm Lambda reuses its clients and a local run against a different endpoint gets
+fresh ones. Every detector function builds its service here, whatever its family: the registry selects
+the family's detectors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from botocore.config import Config
 
 from warden.adapters.dynamodb_state import DynamoDBStateStore
 from warden.adapters.eventbridge import EventBridgeFindingPublisher
+from warden.adapters.s3_invocation_logs import S3InvocationLogReader
 from warden.adapters.sqs import SqsDeadLetterSink
 from warden.config import DetectorConfig
 from warden.detectors import REGISTRY
@@ -30,12 +33,24 @@ IDEMPOTENCY_SECONDS = 3600
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
 
 
+def _clients(config: DetectorConfig, session: boto3.session.Session) -> Callable[[str], Any]:
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=config.endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    return client
+
+
+@lru_cache(maxsize=8)
+def invocation_log_reader(config: DetectorConfig) -> S3InvocationLogReader:
+    """Reads invocation-log objects from S3 (the function's role may read the invocation-log bucket only)."""
+    session = boto3.session.Session(region_name=config.region)
+    return S3InvocationLogReader(_clients(config, session)("s3"))
+
+
 @lru_cache(maxsize=8)
 def detection_service(config: DetectorConfig, family: Family) -> DetectionService:
     session = boto3.session.Session(region_name=config.region)
-
-    def client(name: str) -> Any:
-        return session.client(name, endpoint_url=config.endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    client = _clients(config, session)
 
     once: Callable[[Callable[..., dict[str, Any]], Any], Callable[..., dict[str, Any]]] | None = None
     if config.idempotency_table:
