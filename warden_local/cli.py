@@ -258,7 +258,7 @@ def render(report: dict[str, Any]) -> str:
         )
     out.append(_section(f"Notifications ({len(report['notifications'])})"))
     for n in report["notifications"]:
-        out.append(f"  {n['subject'] or 'finding alert (EventBridge rule to SNS)'}")
+        out.append(f"  {n['subject'] or 'alert (EventBridge rule straight to SNS)'}")
         out += ["    " + line for line in textwrap.wrap(n["message"].splitlines()[0], 96)[:2]]
     if report["dead_letters"]:
         out.append(_section(f"Kept in dead-letter queues ({len(report['dead_letters'])})"))

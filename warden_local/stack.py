@@ -264,6 +264,7 @@ class LocalStack:
             "AWS::Serverless::Function",
             "AWS::Serverless::StateMachine",
             "AWS::Events::Rule",
+            "AWS::Events::Archive",
             "AWS::Logs::SubscriptionFilter",
             "AWS::CloudWatch::Alarm",
             "AWS::CloudWatch::Dashboard",
@@ -347,6 +348,17 @@ class LocalStack:
         name = self.resolver.resolve(props).get("LogGroupName") or self._physical(logical)
         self.resolver.refs[logical] = name
         self.resolver.attributes[logical] = {"Arn": self._arn("logs", f"log-group:{name}:*")}
+
+    def _create_archive(self, logical: str, props: Mapping[str, Any]) -> None:
+        spec = self.resolver.resolve(props)
+        name = spec.get("ArchiveName") or self._physical(logical)
+        self.client("events").create_archive(
+            ArchiveName=name,
+            EventSourceArn=spec["SourceArn"],
+            EventPattern=json.dumps(spec["EventPattern"]),
+            RetentionDays=int(spec.get("RetentionDays", 0)),
+        )
+        self.resolver.refs[logical] = name
 
     def _create_alarm(self, logical: str, props: Mapping[str, Any]) -> None:
         spec = dict(self.resolver.resolve(props))

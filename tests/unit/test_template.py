@@ -48,6 +48,12 @@ RESOLVER = Resolver(
     },
 )
 
+for _logical, _spec in RESOURCES.items():  # the roles SAM creates for functions and state machines
+    if _spec["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}:
+        RESOLVER.attributes.setdefault(
+            f"{_logical}Role", {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{_logical}Role-1A2B3C4D5E6F"}
+        )
+
 FAMILY_FUNCTIONS: dict[Family, set[str]] = {
     Family.BEDROCK_USAGE: {
         "BedrockUsageDetectorFunction",
@@ -740,9 +746,12 @@ def test_findings_no_deployed_playbook_answers_go_to_notify_only() -> None:
         if "FindingRoute" in spec["Properties"].get("Events", {})
     }
     named = {pattern["detail"]["playbook"][0] for pattern in routes.values() if "detail" in pattern}
-    catch_all = routes["NotifyOnlyStateMachine"]["$or"]
-    assert catch_all[0] == {"detail": {"playbook": [None]}}
-    assert catch_all[1] == {"detail": {"playbook": [{"anything-but": sorted(named)}]}}, "each finding: one route"
+    catch_all = RESOLVER.resolve(routes["NotifyOnlyStateMachine"]["$or"])
+    notified = ["MEDIUM", "HIGH", "CRITICAL"]  # NotifyMinSeverity's default
+    assert catch_all[0] == {"detail": {"playbook": [None], "severity": notified}}
+    assert catch_all[1] == {"detail": {"playbook": [{"anything-but": sorted(named)}], "severity": notified}}, (
+        "each finding: one route"
+    )
     assert "FindingNotificationRule" not in RESOURCES, "a direct finding-to-SNS rule would alert once per delivery"
 
 
@@ -828,3 +837,46 @@ def test_every_playbook_that_dies_is_recorded_and_notified() -> None:
     watched = recorder["Properties"]["Pattern"]["detail"]["stateMachineArn"]
     playbooks = [name for name in STATE_MACHINES if name != "RecordPlaybookFailureStateMachine"]
     assert sorted(ref["Ref"] for ref in watched) == sorted(playbooks)
+
+
+def test_the_playbooks_own_iam_calls_are_dropped_by_the_rule_and_others_sessions_are_not() -> None:
+    """Warden's own roles are excluded where a pattern can say so (and always in the service)."""
+    (iam_rule,) = [r for r in _sam_rules("PolicyChangeDetectorFunction") if r.rule.endswith(".IamChanges")]
+
+    def by(role: str) -> dict[str, Any]:
+        session = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/x",
+            "accountId": ACCOUNT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}"}},
+        }
+        return _cloudtrail_event("iam.amazonaws.com", "PutUserPolicy", read_only=False, userIdentity=session)
+
+    playbook_role = RESOLVER.attributes["ContainAccessKeyStateMachineRole"]["Arn"].split("/")[-1]
+    assert not iam_rule.accepts(by(playbook_role))
+    assert iam_rule.accepts(by("platform-admin"))
+    assert iam_rule.accepts(_cloudtrail_event("iam.amazonaws.com", "PutUserPolicy", read_only=False))
+
+
+@pytest.mark.parametrize(
+    ("minimum", "notified"),
+    [
+        ("LOW", ["LOW", "MEDIUM", "HIGH", "CRITICAL"]),
+        ("MEDIUM", ["MEDIUM", "HIGH", "CRITICAL"]),
+        ("HIGH", ["HIGH", "CRITICAL"]),
+    ],
+)
+def test_findings_no_playbook_answers_are_notified_from_the_configured_severity(
+    minimum: str, notified: list[str]
+) -> None:
+    resolver = Resolver(TEMPLATE, {**RESOLVER.parameters, "NotifyMinSeverity": minimum}, pseudo=RESOLVER.pseudo)
+    pattern = STATE_MACHINES["NotifyOnlyStateMachine"]["Properties"]["Events"]["FindingRoute"]["Properties"]["Pattern"]
+
+    assert [branch["detail"]["severity"] for branch in resolver.resolve(pattern["$or"])] == [notified, notified]
+
+
+def test_every_finding_is_archived_whoever_answers_it() -> None:
+    (archive,) = [v["Properties"] for v in RESOURCES.values() if v["Type"] == "AWS::Events::Archive"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": ["FindingsBus", "Arn"]}
+    assert archive["EventPattern"] == {"source": ["bedrock-warden"]}
+    assert archive["RetentionDays"] == {"Ref": "LogRetentionInDays"}
