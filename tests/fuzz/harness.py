@@ -243,8 +243,9 @@ def check_read(files: Sequence[EventFile], directory: Path) -> Outcome:
     if result.errors:
         return refused(f"named in the reader's errors ({_gist(str(result.errors[0]), paths)})")
     expected = [item.items for item in files]
-    if all(count is not None for count in expected) and len(result.events) < sum(c or 0 for c in expected):
-        return lost(f"{sum(c or 0 for c in expected)} items in, {len(result.events)} events out, no error")
+    out = len(result.events) + len(result.invocation_logs)
+    if all(count is not None for count in expected) and out < sum(c or 0 for c in expected):
+        return lost(f"{sum(c or 0 for c in expected)} items in, {out} events and log records out, no error")
     return processed("read")
 
 

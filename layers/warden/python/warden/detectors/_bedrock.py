@@ -35,7 +35,9 @@ BEDROCK = "bedrock.amazonaws.com"
 MANTLE = "bedrock-mantle.amazonaws.com"
 SOURCES = frozenset({BEDROCK, MANTLE})
 
-RUNTIME_INVOCATIONS = frozenset({"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"})
+RUNTIME_INVOCATIONS = frozenset(
+    {"InvokeModel", "InvokeModelWithResponseStream", "InvokeModelWithBidirectionalStream", "Converse", "ConverseStream"}
+)
 MANTLE_INVOCATIONS = frozenset({"CreateInference"})
 MANTLE_RECON = frozenset({"ListModels", "GetModel"})
 """The mantle endpoint's model enumeration: what ``ListFoundationModels``/``GetFoundationModel`` are on the other."""
