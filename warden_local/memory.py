@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from warden.errors import StateConflictError
-from warden.models import Finding
+from warden.models import Finding, FindingUpdate
 from warden.ports import StoredState
 
 
@@ -42,9 +42,13 @@ class MemoryStateStore:
 class MemoryPublisher:
     def __init__(self) -> None:
         self.published: list[Finding] = []
+        self.updates: list[FindingUpdate] = []
 
     def publish(self, findings: Sequence[Finding]) -> None:
         self.published.extend(findings)
+
+    def publish_update(self, update: FindingUpdate) -> None:
+        self.updates.append(update)
 
 
 class MemoryDeadLetters:

@@ -13,13 +13,16 @@ from pydantic import BaseModel
 
 from tests.conftest import load_json
 from tests.fakes import MemoryDeadLetters, MemoryPublisher, MemoryStateStore, service
+from warden.adapters.eventbridge import EventBridgeFindingPublisher
 from warden.detectors.registry import Detector, Outcome
+from warden.errors import PublishError
 from warden.models import (
     GUARDDUTY_SOURCE,
     INVOCATION_LOG_SOURCE,
     CloudTrailRecord,
     Family,
     Finding,
+    FindingUpdate,
     GuardDutyFinding,
     ModelInvocationLog,
     Severity,
@@ -345,3 +348,54 @@ def test_an_escalation_is_published_even_within_the_window() -> None:
         svc.handle(_at(minutes))
 
     assert [f.severity for f in _published(svc)] == [Severity.LOW, Severity.HIGH]
+
+
+def test_each_merged_repeat_publishes_its_count_and_newest_evidence_as_an_update() -> None:
+    svc = _svc(_repeater())
+
+    for minutes in (0, 10, 20):
+        svc.handle(_at(minutes))
+
+    (first,) = _published(svc)
+    assert isinstance(svc.publisher, MemoryPublisher)
+    assert [(u.finding_id, u.repeats) for u in svc.publisher.updates] == [(first.id, 1), (first.id, 2)]
+    newest = svc.publisher.updates[-1]
+    assert newest.newest_evidence == ("10000000-0000-4000-8000-000000000020",)
+    assert newest.last_seen == datetime(2026, 11, 20, 14, 20, tzinfo=UTC)
+    assert newest.repeat_id != first.id
+
+
+def test_an_update_that_cannot_be_published_does_not_fail_the_event() -> None:
+    class NoUpdates(MemoryPublisher):
+        def publish_update(self, update: FindingUpdate) -> None:
+            raise PublishError("throttled")
+
+    svc = _svc(_repeater())
+    svc.publisher = NoUpdates()
+
+    results = [svc.handle(_at(minutes)) for minutes in (0, 10)]
+
+    assert [r.status for r in results] == ["processed", "processed"]
+    assert len(_published(svc)) == 1
+
+
+def test_the_eventbridge_adapter_publishes_updates_under_their_own_detail_type() -> None:
+    class Recording:
+        entries: list[Any] = []
+
+        def put_events(self, Entries: list[Any]) -> dict[str, Any]:
+            self.entries.extend(Entries)
+            return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
+
+    client = Recording()
+    svc = _svc(_repeater())
+    for minutes in (0, 10):
+        svc.handle(_at(minutes))
+    assert isinstance(svc.publisher, MemoryPublisher)
+
+    EventBridgeFindingPublisher(client, "findings").publish_update(svc.publisher.updates[0])  # type: ignore[arg-type]
+
+    (entry,) = client.entries
+    assert entry["DetailType"] == "Warden Finding Update"
+    assert entry["Source"] == "bedrock-warden"
+    assert json.loads(entry["Detail"])["repeats"] == 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from warden.models import Finding
+from warden.models import Finding, FindingUpdate
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class StateStore(Protocol):
 class FindingPublisher(Protocol):
     def publish(self, findings: Sequence[Finding]) -> None:
         """Publish findings to the stack's event bus; raise PublishError if any is refused."""
+
+    def publish_update(self, update: FindingUpdate) -> None:
+        """Publish what a merged repeat adds to a finding; raise PublishError if it is refused."""
 
 
 class DeadLetterSink(Protocol):

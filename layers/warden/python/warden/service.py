@@ -26,7 +26,15 @@ from pydantic import BaseModel, ValidationError
 from warden.detectors.registry import Detector, shifted
 from warden.errors import StateConflictError
 from warden.guard import MAX_PROBLEMS, keepable, label, refusal, validation_problems
-from warden.models import CloudTrailEvent, Finding, GuardDutyEvent, ModelInvocationLog, Record, Severity
+from warden.models import (
+    CloudTrailEvent,
+    Finding,
+    FindingUpdate,
+    GuardDutyEvent,
+    ModelInvocationLog,
+    Record,
+    Severity,
+)
 from warden.models.guardduty import GUARDDUTY_DETAIL_TYPE
 from warden.models.wire import truncated
 from warden.observability import logger, metrics
@@ -297,6 +305,7 @@ class DetectionService:
                     continue
                 logger.info("finding merged into one already published", finding_id=finding.id, into=merge.finding_id)
                 metrics.add_metric(name="FindingsMerged", unit=MetricUnit.Count, value=1)
+                self._announce(finding, update)
                 return None
             if merge and merge.finding_id == finding.id:
                 return finding
@@ -313,6 +322,22 @@ class DetectionService:
                 continue
             return published
         return finding  # contention: publishing twice is better than losing a finding
+
+    def _announce(self, repeat: Finding, merge: MergeRecord) -> None:
+        """Publish the count and newest evidence of a merge: best effort, as the merge is already counted."""
+        update = FindingUpdate(
+            finding_id=merge.finding_id,
+            repeat_id=repeat.id,
+            repeats=merge.repeats,
+            last_seen=merge.last_seen or repeat.last_seen,
+            newest_evidence=tuple(merge.newest_evidence) or repeat.evidence,
+            **repeat.model_dump(include=_UPDATE_FIELDS),
+        )
+        try:
+            self.publisher.publish_update(update)
+        except Exception:  # informational: the finding stands and the next one carries the count
+            logger.exception("finding update not published", finding_id=merge.finding_id)
+            metrics.add_metric(name="FindingUpdatesFailed", unit=MetricUnit.Count, value=1)
 
     def _save_merge(self, key: str, record: MergeRecord, version: int | None) -> None:
         expires = shifted(record.until, STATE_RETENTION)
@@ -407,6 +432,7 @@ class DetectionService:
 
 
 _SEVERITY_ORDER = list(Severity)
+_UPDATE_FIELDS = {"detector", "family", "severity", "principal", "access_key_id", "account", "region"}
 
 
 def _rank(severity: Severity) -> int:

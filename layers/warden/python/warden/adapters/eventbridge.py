@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from warden.errors import PublishError
-from warden.models import Finding
-from warden.models.finding import FINDING_DETAIL_TYPE, FINDING_SOURCE
+from warden.models import Finding, FindingUpdate
+from warden.models.finding import FINDING_DETAIL_TYPE, FINDING_SOURCE, FINDING_UPDATE_DETAIL_TYPE
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -42,3 +42,15 @@ class EventBridgeFindingPublisher:
                     if entry.get("ErrorCode")
                 ]
                 raise PublishError(f"EventBridge refused {len(failed)} finding(s): {', '.join(failed)}")
+
+    def publish_update(self, update: FindingUpdate) -> None:
+        entry: PutEventsRequestEntryTypeDef = {
+            "Source": FINDING_SOURCE,
+            "DetailType": FINDING_UPDATE_DETAIL_TYPE,
+            "Detail": json.dumps(update.to_json_dict()),
+            "EventBusName": self._bus,
+            "Resources": [update.principal],
+        }
+        response = self._client.put_events(Entries=[entry])
+        if response.get("FailedEntryCount", 0):
+            raise PublishError(f"EventBridge refused the update of {update.finding_id}")

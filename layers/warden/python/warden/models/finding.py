@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FINDING_SOURCE = "bedrock-warden"
 FINDING_DETAIL_TYPE = "Warden Finding"
+FINDING_UPDATE_DETAIL_TYPE = "Warden Finding Update"
+"""A repeat merged into a published finding: no playbook route matches it; the archive and subscribers see it."""
 UNSEALED = "0" * 32
 """A placeholder id, replaced by the sealed one once the content is validated."""
 
@@ -85,6 +87,35 @@ class Finding(BaseModel):
     def content_id(self) -> str:
         """The id this finding's content gives; a genuine finding's ``id`` equals it."""
         return finding_id(self.model_dump(mode="json", include=set(SEALED_FIELDS)))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class FindingUpdate(BaseModel):
+    """What a repeat merged into a published finding adds to it: a count and the newest evidence.
+
+    Published with detail-type ``Warden Finding Update``: no playbook route matches it, so it never starts an
+    execution; the findings archive keeps it, and anyone following an incident can subscribe to it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    finding_id: str = Field(pattern="^[0-9a-f]{32}$")
+    """The published finding the repeat was merged into."""
+    detector: str
+    family: Family
+    severity: Severity
+    principal: str
+    access_key_id: str | None = None
+    account: str
+    region: str
+    repeats: int = Field(ge=1)
+    """Repeats merged into the finding so far, this one included."""
+    last_seen: datetime
+    newest_evidence: tuple[str, ...] = Field(min_length=1)
+    repeat_id: str = Field(pattern="^[0-9a-f]{32}$")
+    """The id the repeat would have had as a finding of its own."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
