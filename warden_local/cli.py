@@ -6,12 +6,15 @@ import json
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
-from warden.models import Finding
+from warden.models import Family, Finding, Severity
+from warden_local import playbooks as pb
 from warden_local.faults import SERVICES, FaultPlan
 from warden_local.run import PROJECT_ROOT, run_replay, run_scenario, scenario_names
 
@@ -144,6 +147,269 @@ def seal(file: Any) -> None:
     click.echo(json.dumps(finding.to_json_dict(), indent=2))
 
 
+@main.group()
+def playbook() -> None:
+    """List the playbooks, run one by hand and follow its incident, on a deployed stack or locally.
+
+    Playbooks are read from template.yaml; see docs/running-playbooks.md.
+    """
+
+
+@playbook.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the playbooks and their input schemas as JSON.")
+def playbook_list(as_json: bool) -> None:
+    """Each playbook: what it does, the finding fields it needs, the modes it honours, its input schema.
+
+    A playbook's input is a finding (docs/findings.md); --json gives its JSON schema, the document the Step
+    Functions console's "Start execution" takes.
+    """
+    listing = pb.listing(PROJECT_ROOT)
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Playbooks (template.yaml)", show_lines=True)
+    table.add_column("playbook", no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    for column in ("needs", "modes", "families", "stack output"):
+        table.add_column(column, overflow="fold")
+    for p in listing["playbooks"]:
+        table.add_row(
+            p["name"],
+            _first_sentence(p["description"]),
+            ", ".join(p["requires"]) or "-",
+            ", ".join(p["modes"]) or "none (notifies)",
+            ", ".join(p["families"]) or "any (--family)",
+            p["output_key"] or "-",
+        )
+    console = Console()
+    console.print(table)
+    schema = listing["playbooks"][0]["input_schema"] if listing["playbooks"] else pb.finding_schema()
+    fields = Table(title="Input: a finding (docs/findings.md; warden playbook list --json for the JSON schema)")
+    for column in ("field", "type", "required"):
+        fields.add_column(column)
+    required = set(pb.finding_schema().get("required", []))
+    for name, spec in schema["properties"].items():
+        fields.add_row(name, _schema_type(spec), "yes" if name in required else "")
+    console.print(fields)
+
+
+def _first_sentence(text: str) -> str:
+    """A definition's Comment up to its first full stop, without the leading ``name:``."""
+    head = text.split(". ", 1)[0].rstrip(".")
+    return head.split(": ", 1)[-1] + "."
+
+
+def _schema_type(spec: dict[str, Any]) -> str:
+    if "anyOf" in spec:
+        return " | ".join(_schema_type(s) for s in spec["anyOf"])
+    if "$ref" in spec:
+        return str(spec["$ref"]).rsplit("/", 1)[-1]
+    return str(spec.get("format") or spec.get("type", "any"))
+
+
+@playbook.command("run")
+@click.argument("name")
+@click.option("--principal", required=True, metavar="ARN", help="The IAM user, role or assumed-role session to act on.")
+@click.option("--access-key-id", metavar="ID", default=None, help="The principal's access key the finding names.")
+@click.option("--account", metavar="ACCT", default=None, help="Account of the finding [the principal's].")
+@click.option("--region", default=None, help="Region of the finding, and of the stack with --stack [AWS config].")
+@click.option(
+    "--severity", type=click.Choice([s.value for s in Severity]), default="HIGH", show_default=True,
+    help="Severity of the finding (auto mode contains from AutoContainMinSeverity up).",
+)  # fmt: skip
+@click.option("--family", type=click.Choice([f.value for f in Family]), default=None, help="[from the catalogue]")
+@click.option("--mode", default=None, help="Response mode (ResponseMode values; local default dry-run).")
+@click.option("--reason", default=None, help="Why it is run, kept in the finding's details.reason.")
+@click.option("--stack", "stack_name", metavar="STACK", default=None, help="Start it on this deployed stack.")
+@click.option("--profile", default=None, help="AWS profile for --stack.")
+@click.option("--wait", type=float, default=None, metavar="SECONDS", help="With --stack: wait for the execution.")
+@click.option("--local", is_flag=True, help="Run it on a local stack (embedded emulator) deployed for this run.")
+@click.option("--scenario-seed", default=None, metavar="SCENARIO", help="--local: also create this scenario's victim.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="--local: where function logs go.")
+def playbook_run(
+    name: str,
+    principal: str,
+    access_key_id: str | None,
+    account: str | None,
+    region: str | None,
+    severity: str,
+    family: str | None,
+    mode: str | None,
+    reason: str | None,
+    stack_name: str | None,
+    profile: str | None,
+    wait: float | None,
+    local: bool,
+    scenario_seed: str | None,
+    as_json: bool,
+    workdir: Path | None,
+) -> None:
+    """Start playbook NAME with a finding made for a manual run (detector "manual", sealed id).
+
+    With --stack, the state machine's ARN comes from the stack's outputs and the execution is named after
+    the finding id (one execution per finding); the stack's ResponseMode applies. With --local, a local
+    stack is deployed with --mode, the principal (an IAM user with its key, or a role, in account
+    123456789012) is created, the playbook runs, and what it did is read back. Exit status: 0 when the
+    execution started (--stack) or succeeded (--local, --stack --wait), 1 when it did not, 2 for a
+    request refused before anything started.
+    """
+    if local == (stack_name is not None):
+        _refuse("run", "give exactly one of --stack STACK and --local")
+    if scenario_seed is not None and not local:
+        _refuse("run", "--scenario-seed goes with --local")
+    request = pb.RunRequest(
+        playbook=name,
+        principal=principal,
+        access_key_id=access_key_id,
+        account=account,
+        region=region or "us-east-1",
+        severity=severity,
+        family=family,
+        reason=reason,
+    )
+    try:
+        if local:
+            report = pb.run_local(
+                PROJECT_ROOT, request, mode=mode or "dry-run", scenario=scenario_seed, workdir=workdir
+            )
+            ok = report["execution"]["status"] == "SUCCEEDED"
+        else:
+            clients = _aws_clients(profile, region)
+            if region is None:
+                request = replace(request, region=clients("stepfunctions").meta.region_name)
+            playbook = pb.find(pb.discover(PROJECT_ROOT), name)
+            finding = pb.manual_finding(playbook, request)
+            stack = pb.DeployedStack.describe(clients, str(stack_name))
+            if warning := pb.mode_warning(stack, mode):
+                _echo(f"warden playbook run: {warning}", err=True)
+            report = pb.start_on_stack(clients, stack, playbook, finding, wait=wait)
+            ok = report["status"] in {"RUNNING", "SUCCEEDED"} if not wait else report["status"] == "SUCCEEDED"
+    except (pb.PlaybookError, ValueError) as exc:
+        _refuse("run", str(exc))
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no network, access denied
+        _echo(f"warden playbook run: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _print_run(report)
+    sys.exit(0 if ok else 1)
+
+
+@playbook.command("status")
+@click.argument("incident")
+@click.option("--stack", "stack_name", metavar="STACK", required=True, help="The deployed stack of the incident.")
+@click.option("--profile", default=None, help="AWS profile.")
+@click.option("--region", default=None, help="Region of the stack [AWS config].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def playbook_status(incident: str, stack_name: str, profile: str | None, region: str | None, as_json: bool) -> None:
+    """Show incident INCIDENT (a finding id) of a deployed stack: record, actions with their undo, execution.
+
+    Read from the incident table named by the stack's IncidentTableName output. A local run prints the
+    same at its end (the local emulator lives only as long as that run). Exit status 1 when there is no
+    such incident.
+    """
+    try:
+        clients = _aws_clients(profile, region)
+        report = pb.status_on_stack(clients, pb.DeployedStack.describe(clients, stack_name), incident)
+    except (pb.PlaybookError, BotoCoreError, ClientError) as exc:
+        _echo(f"warden playbook status: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _print_incident(report)
+
+
+def _action_target(action: dict[str, Any]) -> str:
+    """What an incident action acted on: its ``target_*`` fields and access key, whatever the playbook."""
+    return " ".join(str(v) for k, v in action.items() if v and (k.startswith("target_") or k == "access_key_id"))
+
+
+def _action_change(action: dict[str, Any]) -> str:
+    if "previous_status" in action and "new_status" in action:
+        return f"{action['previous_status']} -> {action['new_status']}"
+    return str(action.get("policy_name") or "")
+
+
+def _action_text(action: dict[str, Any]) -> str:
+    return " ".join(part for part in (_action_target(action), _action_change(action)) if part)
+
+
+def _refuse(command: str, message: str) -> NoReturn:
+    _echo(f"warden playbook {command}: {message}", err=True)
+    sys.exit(2)
+
+
+def _aws_clients(profile: str | None, region: str | None) -> pb.Clients:
+    import boto3
+
+    session = boto3.Session(profile_name=profile, region_name=region)
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service)  # type: ignore[call-overload]
+        return made[service]
+
+    return client
+
+
+def _print_run(report: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    console.print(f"[bold]{report['playbook']}[/bold] on incident [bold]{report['incident']}[/bold]")
+    finding = report["finding"]
+    console.print(f"  finding: {finding['severity']} {finding['family']} {finding['principal']}"
+                  f" key {finding['access_key_id'] or '-'}")  # fmt: skip
+    if "stack" in report:
+        console.print(f"  stack {report['stack']}: execution {report['execution_arn']} {report['status']}")
+        console.print(f"  follow it: warden playbook status {report['incident']} --stack {report['stack']}")
+        return
+    _print_incident(report)
+    keys = report["aws_state"]["access_keys"]
+    if keys:
+        from rich.table import Table
+
+        table = Table(title="Access keys read back from the emulator")
+        for column in ("user", "access key", "as given", "status"):
+            table.add_column(column)
+        for key in keys:
+            table.add_row(key["user"], key["access_key_id"], key["as_in_events"], key["status"])
+        console.print(table)
+    for subject in report["notifications"]:
+        console.print(f"  notified: {subject}")
+
+
+def _print_incident(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    execution = report.get("execution") or {}
+    console.print(
+        f"[bold]incident {report.get('incident') or ''}[/bold] {report.get('status') or 'no record'}:"
+        f" {report.get('summary') or ''}"
+    )
+    console.print(f"  execution {execution.get('arn')}: {execution.get('status')}")
+    if execution.get("states"):
+        console.print("  steps: " + " > ".join(execution["states"]))
+    table = Table(title="Actions (intent recorded before acting, result after)")
+    for column in ("action", "target", "change", "state", "undo"):
+        table.add_column(column, overflow="fold")
+    for action in report.get("actions", []):
+        undo = json.dumps(action.get("undo"), default=str)
+        table.add_row(
+            str(action.get("action")), _action_target(action), _action_change(action), str(action.get("state")), undo
+        )
+    console.print(table)
+
+
 def _emit(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str, ensure_ascii=True))
@@ -242,10 +508,7 @@ def render(report: dict[str, Any]) -> str:
         out.append(click.style(f"  {e['playbook']}: {e['status']} / {e['outcome']}", fg=colour, bold=True))
         out.append("    steps: " + " > ".join(e["states"]))
         for action in e["actions"]:
-            out.append(
-                f"    action {action['action']}: {action['access_key_id']} of {action['target_user']}"
-                f" {action['previous_status']} -> {action['new_status']}; undo {action['undo']}"
-            )
+            out.append(f"    action {action.get('action')}: {_action_text(action)}; undo {action.get('undo')}")
         if e.get("summary"):
             out += ["    " + line for line in textwrap.wrap(e["summary"], 96)]
     out.append(_section("AWS state after (read back from the emulator)"))

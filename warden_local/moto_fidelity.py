@@ -32,9 +32,12 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def behave_like_aws() -> None:
-    """Apply every correction of this module (idempotent)."""
+    """Apply every correction of this module, and the aws-sdk member casing of sdk_shapes (idempotent)."""
+    from warden_local.sdk_shapes import pascal_case_sdk_members
+
     atomic_conditional_writes()
     aws_sdk_error_names()
+    pascal_case_sdk_members()
 
 
 def aws_sdk_error_names() -> None:

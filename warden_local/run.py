@@ -22,6 +22,7 @@ from warden_local.template import load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+
 INVOCATION_LOG_BUCKET = "InvocationLogBucket"
 LOCAL_INVOCATION_LOG_BUCKET = "warden-local-invocation-logs"
 """The invocation-log bucket a local run deploys with when none is given, so that log records have a path in."""
@@ -75,7 +76,10 @@ class Scenario:
     expected_findings: list[ExpectedFinding] | None = None
     """Findings the run must raise; any other finding above :data:`QUIET_UP_TO` fails it. None: not judged."""
     contain: bool = True
-    """Whether the scenario asks for containment (it names ``attacker_access_keys``, even none)."""
+    """Whether the scenario asks for access keys to be contained (it names ``attacker_access_keys``, even none)."""
+    aws_state: dict[str, Any] = field(default_factory=dict)
+    """AWS state to read back besides access keys: ``contained`` checks must hold, ``untouched`` ones must not
+    (see :func:`state_checks`)."""
 
 
 def scenario_names(root: Path = PROJECT_ROOT) -> list[str]:
@@ -100,6 +104,7 @@ def load_scenario(name: str, root: Path = PROJECT_ROOT) -> Scenario:
         untouched_keys=expect.get("untouched_access_keys", []),
         expected_findings=None if findings is None else [ExpectedFinding(**f) for f in findings],
         contain="attacker_access_keys" in expect,
+        aws_state=expect.get("aws_state", {}),
     )
 
 
@@ -328,19 +333,82 @@ def _executions(stack: LocalStack) -> list[dict[str, Any]]:
     return report
 
 
-def _key_inactive(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+REVOCATION_POLICY = "warden-revoke-sessions"
+"""The inline policy revoke-role-sessions puts on a role (warden.response.REVOCATION_POLICY)."""
+
+
+def role_has_policy(stack: LocalStack, role: str, policy: str) -> bool:
+    """Whether IAM in the emulator shows inline policy ``policy`` on role ``role`` (a missing role: no)."""
+    try:
+        return policy in stack.client("iam").list_role_policies(RoleName=role)["PolicyNames"]
+    except (BotoCoreError, ClientError):
+        return False
+
+
+def logging_configuration(stack: LocalStack) -> dict[str, Any] | None:
+    """Bedrock's model-invocation logging configuration in the emulator, or None when there is none."""
+    try:
+        answer = stack.client("bedrock").get_model_invocation_logging_configuration()
+    except (BotoCoreError, ClientError):
+        return None
+    return answer.get("loggingConfig") or None
+
+
+def state_checks(stack: LocalStack, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A scenario's ``expect.aws_state`` read back from the emulator, one result per check.
+
+    ``spec`` has ``contained`` checks, which must hold after the run, and ``untouched`` checks, which
+    must not (the same kind of change on someone else). A check is one of
+    ``{"role_inline_policy": {"role": NAME, "policy": NAME}}`` (the role holds that inline policy) and
+    ``{"invocation_logging": CONFIG}`` (Bedrock's logging configuration equals CONFIG, in the API's shape).
+    """
+    results = []
+    for expect in ("contained", "untouched"):
+        for check in spec.get(expect, []):
+            if "role_inline_policy" in check:
+                want = check["role_inline_policy"]
+                holds = role_has_policy(stack, want["role"], want["policy"])
+                seen: Any = {"role": want["role"], "policy": want["policy"], "present": holds}
+            elif "invocation_logging" in check:
+                seen = logging_configuration(stack)
+                holds = seen == check["invocation_logging"]
+            else:
+                raise ValueError(
+                    f"unknown aws_state check {sorted(check)}; known: role_inline_policy, invocation_logging"
+                )
+            ok = holds if expect == "contained" else not holds
+            results.append({"expect": expect, "check": check, "seen": seen, "ok": ok})
+    return results
+
+
+def _key_inactive(stack: LocalStack, finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
     return any(k["access_key_id"] == finding.get("access_key_id") and k["status"] == "Inactive" for k in keys)
 
 
-CONTAINED_WHEN: dict[str, Callable[[Mapping[str, Any], list[dict[str, str]]], bool]] = {
+def _role_revoked(stack: LocalStack, finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+    principal = str(finding.get("principal", ""))
+    kind, _, rest = principal.partition(":assumed-role/") if ":assumed-role/" in principal else ("", "", "")
+    role = rest.split("/", 1)[0] if kind else principal.rsplit("/", 1)[-1] if ":role/" in principal else ""
+    return bool(role) and role_has_policy(stack, role, REVOCATION_POLICY)
+
+
+def _logging_restored(stack: LocalStack, finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+    previous = (finding.get("details") or {}).get("previous_configuration")
+    current = logging_configuration(stack)
+    return current is not None and (previous is None or current == previous)
+
+
+CONTAINED_WHEN: dict[str, Callable[[LocalStack, Mapping[str, Any], list[dict[str, str]]], bool]] = {
     "contain-access-key": _key_inactive,
+    "revoke-role-sessions": _role_revoked,
+    "restore-invocation-logging": _logging_restored,
 }
 """Per playbook: what the AWS state read back must show for a finding to count as contained."""
 
 
-def _finding_contained(finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+def _finding_contained(stack: LocalStack, finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
     check = CONTAINED_WHEN.get(str(finding.get("playbook")))
-    return check is not None and check(finding, keys)
+    return check is not None and check(stack, finding, keys)
 
 
 def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
@@ -397,14 +465,17 @@ def run_events(
     attacker_keys: list[str] | None = None,
     untouched_keys: list[str] = (),  # type: ignore[assignment]
     expected_findings: Sequence[ExpectedFinding] | None = None,
+    aws_state: Mapping[str, Any] | None = None,
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
     faults: FaultPlan | None = None,
 ) -> dict[str, Any]:
     """Deploy the stack locally, seed the victim, deliver what was read in time order, and report what happened.
 
-    ``attacker_keys`` (as named in the events) decides ``contained`` for a scenario: all of them
-    must read back Inactive. Without it (replay), at least one finding must have needed containment
+    ``attacker_keys`` (as named in the events) and ``aws_state`` (see :func:`state_checks`) decide
+    ``contained`` for a scenario: all the keys must read back Inactive and every ``contained`` check
+    hold, and at least one of the two must ask for something; an ``untouched`` check that fails is
+    collateral damage. Without it (replay), at least one finding must have needed containment
     (its playbook is deployed) and every such finding must read back as contained: a run with
     nothing to contain is not "contained". ``expected_findings`` are judged (see :func:`judge`) into
     ``expectations``. ``passed`` holds when whatever was asked (containment, expected findings) holds
@@ -420,18 +491,24 @@ def run_events(
         not_routed, undelivered = _send(stack, planned, victim)
         stack.settle()
         keys = key_states(stack, victim)
+        checks = state_checks(stack, aws_state or {})
+        wanted = [c for c in checks if c["expect"] == "contained"]
         findings = stack.findings
         if attacker_keys is not None:
             attacker = {victim.keys.get(k, k) for k in attacker_keys}
-            contained = bool(attacker) and all(
+            contained = bool(attacker or wanted) and all(
                 k["status"] == "Inactive" for k in keys if k["access_key_id"] in attacker
             )
             contained = contained and attacker <= {k["access_key_id"] for k in keys}
+            contained = contained and all(c["ok"] for c in wanted)
         else:
             deployed = set(stack.state_machines.values())
             needing = [f for f in findings if f.get("playbook") in deployed]
-            contained = bool(needing) and all(_finding_contained(f, keys) for f in needing)
-        collateral = [k for k in keys if k["as_in_events"] in set(untouched_keys) and k["status"] != "Active"]
+            contained = bool(needing) and all(_finding_contained(stack, f, keys) for f in needing)
+        collateral: list[dict[str, Any]] = [
+            k for k in keys if k["as_in_events"] in set(untouched_keys) and k["status"] != "Active"
+        ]
+        collateral += [c for c in checks if c["expect"] == "untouched" and not c["ok"]]
         expectations = None if expected_findings is None else judge(expected_findings, findings)
         asked = [contained] if attacker_keys is not None else []
         asked += [expectations["met"]] if expectations is not None else []
@@ -449,7 +526,7 @@ def run_events(
             "notifications": stack.notifications(),
             "dead_letters": _dead_letters(stack),
             "alarms": stack.alarm_states(),  # logical id -> state, evaluated on the run's metrics
-            "aws_state": {"access_keys": keys},
+            "aws_state": {"access_keys": keys, "checks": checks},
             "collateral_damage": collateral,
             "contained": contained,
             "containment_expected": attacker_keys is not None or expectations is None,
@@ -476,9 +553,10 @@ def run_scenario(
         parameters=scenario.parameters,
         users=scenario.users,
         roles=scenario.roles,
-        attacker_keys=scenario.attacker_keys if scenario.contain else None,
+        attacker_keys=scenario.attacker_keys if scenario.contain or scenario.aws_state else None,
         untouched_keys=scenario.untouched_keys,
         expected_findings=scenario.expected_findings,
+        aws_state=scenario.aws_state,
         root=root,
         workdir=workdir,
         faults=faults,

@@ -124,6 +124,35 @@ def test_the_demo_text_shows_what_was_expected_and_what_was_raised(demo: Callabl
     assert "Result: CONTAINED" not in text and "NOT CONTAINED" not in text, "nothing to contain was asked"
 
 
+@pytest.mark.parametrize(
+    ("name", "playbook", "outcome"),
+    [
+        ("llmjacking-role", "revoke-role-sessions", "CONTAINED"),
+        ("logging-disabled", "restore-invocation-logging", "RESTORED"),
+    ],
+)
+def test_playbook_scenarios_are_contained_as_read_back_from_the_emulator(
+    name: str, playbook: str, outcome: str, demo: Callable[[str], Demo]
+) -> None:
+    result, report, _ = demo(name)
+
+    checks = report["aws_state"]["checks"]
+    assert [c["expect"] for c in checks if c["expect"] == "contained"], "the scenario names the state to read back"
+    assert all(c["ok"] for c in checks), checks
+    assert report["contained"] is True and report["passed"] is True and result.exit_code == 0
+    assert [(e["playbook"], e["outcome"]) for e in report["executions"]] == [(playbook, outcome)]
+    assert all(k["status"] == "Active" for k in report["aws_state"]["access_keys"]), "no access key was touched"
+
+
+def test_the_role_scenario_revokes_the_attackers_role_only(demo: Callable[[str], Demo]) -> None:
+    report = demo("llmjacking-role").report
+
+    seen = {c["check"]["role_inline_policy"]["role"]: c["seen"]["present"] for c in report["aws_state"]["checks"]}
+    assert seen == {"rag-indexer": True, "rag-api-task": False}
+    (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == "revoke-role-sessions"]
+    assert "every session of role rag-indexer" in notification["message"]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The attack corpus, replayed as a user would: a folder of captures
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from warden_local.emulator import Emulator, running_emulator
+from warden_local.emulator import ACCOUNT_ID, Emulator, running_emulator
 from warden_local.stack import LocalStack
 
 
@@ -25,9 +25,10 @@ def fuzz_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def fuzz_stack(fuzz_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
-    """The template deployed in auto mode, so that playbooks act on what the inputs name."""
+    """The template deployed in auto mode, so that playbooks act on what the inputs name, with every optional
+    function on (Slack: a secret that does not exist, so every delivery fails into the function's destination)."""
     name = f"fz-{uuid.uuid4().hex[:6]}"
     workdir: Path = tmp_path_factory.mktemp(name)
-    return LocalStack(
-        fuzz_emulator, ROOT, stack_name=name, parameters={"ResponseMode": "auto"}, workdir=workdir
-    ).deploy()
+    secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:fuzz-AbCdEf"
+    parameters = {"ResponseMode": "auto", "SlackWebhookSecretArn": secret}
+    return LocalStack(fuzz_emulator, ROOT, stack_name=name, parameters=parameters, workdir=workdir).deploy()

@@ -13,6 +13,8 @@ from warden_local.run import incident_items
 from warden_local.stack import Execution, LocalStack
 
 PROTECTED_USER = "breakglass-admin"
+PROTECTED_ROLE = "breakglass-role"
+REVOCATION_POLICY = "warden-revoke-sessions"
 
 
 def new_user(stack: LocalStack, prefix: str = "victim", keys: int = 1) -> tuple[str, str, list[str]]:
@@ -46,11 +48,69 @@ def sealed(finding: dict[str, Any]) -> dict[str, Any]:
     return {**finding, "id": Finding.sealed(finding).id}
 
 
-def run_playbook(stack: LocalStack, finding: dict[str, Any]) -> Execution:
+def run_playbook(stack: LocalStack, finding: dict[str, Any], playbook: str = "contain-access-key") -> Execution:
     stack.notifications()  # start from an empty inbox
-    execution = stack.start_playbook("contain-access-key", finding)
+    execution = stack.start_playbook(playbook, finding)
     stack.settle()
     return execution
+
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def new_role(stack: LocalStack, prefix: str = "victim-role", *, tags: dict[str, str] | None = None) -> tuple[str, str]:
+    """A fresh IAM role (optionally tagged): (name, arn)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    tagged = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    role = stack.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST), Tags=tagged)
+    return name, str(role["Role"]["Arn"])
+
+
+def named_role(stack: LocalStack, name: str) -> str:
+    """Role ``name`` (created if other tests on this emulator have not): its arn."""
+    iam = stack.client("iam")
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
+def session_of(role_arn: str, session: str = "i-0a1b2c3d4e5f") -> str:
+    """The assumed-role session ARN of ``role_arn`` (any path dropped, as STS writes it)."""
+    account = role_arn.split(":")[4]
+    return f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{session}"
+
+
+def role_finding_for(principal: str, **fields: Any) -> dict[str, Any]:
+    """The revoke-role-sessions sample finding naming ``principal``, with fresh evidence, sealed."""
+    finding = load_json("findings/revoke_role_sessions__llmjacking_role.json")
+    finding.update(principal=principal, evidence=[str(uuid.uuid4())], **fields)
+    return sealed(finding)
+
+
+def revocation_policy(stack: LocalStack, role: str) -> dict[str, Any] | None:
+    """The role's revocation policy document as IAM holds it, or None when it has none."""
+    iam = stack.client("iam")
+    if REVOCATION_POLICY not in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        return None
+    document = iam.get_role_policy(RoleName=role, PolicyName=REVOCATION_POLICY)["PolicyDocument"]
+    return document if isinstance(document, dict) else json.loads(document)
+
+
+def logging_finding_for(previous: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+    """The restore-invocation-logging sample finding with ``previous`` as its last known good configuration."""
+    finding = load_json("findings/restore_invocation_logging__deleted.json")
+    finding["details"]["previous_configuration"] = previous
+    finding.update(evidence=[str(uuid.uuid4())], **fields)
+    return sealed(finding)
+
+
+def logging_configuration(stack: LocalStack) -> dict[str, Any] | None:
+    """Bedrock's model-invocation logging configuration in the emulator, or None when there is none."""
+    answer = stack.client("bedrock").get_model_invocation_logging_configuration()
+    return answer.get("loggingConfig") or None
 
 
 def key_status(stack: LocalStack, user: str, key: str) -> str:

@@ -200,7 +200,7 @@ def test_one_finding_delivered_25_times_gives_one_execution_that_acts_and_one_al
 
 def test_a_finding_no_deployed_playbook_answers_is_notified_once(auto_stack: LocalStack) -> None:
     finding = finding_for(
-        "arn:aws:sts::123456789012:assumed-role/app/s", "ASIAEXAMPLERAGAPI001", playbook="revoke-role-sessions"
+        "arn:aws:sts::123456789012:assumed-role/app/s", "ASIAEXAMPLERAGAPI001", playbook="investigate-by-hand"
     )
     event = _on_the_findings_bus(finding)
     auto_stack.notifications()

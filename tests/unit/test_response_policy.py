@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -16,9 +17,18 @@ from warden.response import (
     ContainmentCheck,
     FindingCheck,
     IncidentCheck,
+    LoggingRestoreCheck,
+    RevocationCheck,
+    RoleTargetCheck,
     check_finding,
     decide_containment,
+    decide_logging_restore,
+    decide_revocation,
+    dynamodb_value,
+    evaluate,
+    find_role,
     identify_incident,
+    revocation_policy,
 )
 
 ACCOUNT = "123456789012"
@@ -254,3 +264,241 @@ def test_the_configuration_reads_the_template_environment() -> None:
 )
 def test_the_incident_of_a_failed_execution_is_read_from_any_input(given: Any, expected: str | None) -> None:
     assert identify_incident(IncidentCheck(check="incident", input=given)).finding_id == expected
+
+
+# ------------------------------------------------------------------ revoke-role-sessions
+
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/apps/rag-indexer"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/rag-indexer/i-0a1b2c3d4e5f"
+STARTED = datetime(2026, 11, 26, 5, 0, 0, 250000, tzinfo=UTC)
+
+
+def role_finding(**fields: Any) -> Finding:
+    sample = {**load_json("findings/revoke_role_sessions__llmjacking_role.json"), "principal": SESSION, **fields}
+    sample.pop("id")
+    return Finding.build(**sample)
+
+
+def revocation(
+    role: dict[str, Any] | None = None, found: Finding | None = None, previous: Any = None
+) -> RevocationCheck:
+    return RevocationCheck(
+        check="revocation",
+        playbook="revoke-role-sessions",
+        finding=found or role_finding(),
+        role=role or {"Arn": ROLE_ARN, "RoleName": "rag-indexer", "Path": "/apps/", "Tags": []},
+        previous_document=previous,
+        issued_before=STARTED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("principal", "name", "status"),
+    [
+        (SESSION, "rag-indexer", "FOUND"),
+        (ROLE_ARN, "rag-indexer", "FOUND"),
+        (f"arn:aws-us-gov:sts::{ACCOUNT}:assumed-role/Deployer/ci", "Deployer", "FOUND"),
+        (f"arn:aws:iam::{ACCOUNT}:user/ml-batch-svc", None, "NOT_APPLICABLE"),
+        (f"arn:aws:iam::{ACCOUNT}:root", None, "NOT_APPLICABLE"),
+        ("not-an-arn", None, "NOT_APPLICABLE"),
+        ("arn:aws:sts::494659789341:assumed-role/test-role/cli", None, "REFUSED_MISMATCH"),
+    ],
+)
+def test_the_role_a_principal_names_is_found_whatever_its_form(principal: str, name: str | None, status: str) -> None:
+    check = RoleTargetCheck(
+        check="role-target", playbook="revoke-role-sessions", finding=role_finding(principal=principal)
+    )
+
+    target = find_role(check, settings())
+
+    assert (target.role_name, target.status) == (name, status)
+    if name is None:
+        assert "changed nothing" in target.summary and principal in target.summary
+
+
+def test_a_finding_about_another_account_is_not_looked_up_in_this_one() -> None:
+    check = RoleTargetCheck(
+        check="role-target", playbook="revoke-role-sessions", finding=role_finding(account="999999999999")
+    )
+
+    assert find_role(check, settings()).status == "REFUSED_MISMATCH"
+
+
+def test_the_revocation_denies_older_sessions_everything_and_bedrock_explicitly() -> None:
+    decision = decide_revocation(revocation(), settings())
+
+    assert (decision.act, decision.status) == (True, "CONTAINED")
+    document = json.loads(decision.policy_document)
+    cutoff = {"DateLessThan": {"aws:TokenIssueTime": "2026-11-26T05:00:01Z"}}  # rounded up: no older session escapes
+    everything, bedrock = document["Statement"]
+    assert (everything["Effect"], everything["Action"], everything["Resource"]) == ("Deny", "*", "*")
+    assert everything["Condition"] == cutoff == bedrock["Condition"]
+    assert bedrock["Effect"] == "Deny"
+    assert set(bedrock["Action"]) == {"bedrock:InvokeModel*", "bedrock:Converse*", "bedrock:CallWithBearerToken"}
+    assert decision.policy_name == "warden-revoke-sessions"
+    assert "issued before 2026-11-26T05:00:01Z" in decision.summary
+
+
+def test_a_whole_second_start_is_not_moved() -> None:
+    assert revocation_policy(datetime(2026, 11, 26, 5, 0, 0, tzinfo=UTC))["Statement"][0]["Condition"] == {
+        "DateLessThan": {"aws:TokenIssueTime": "2026-11-26T05:00:00Z"}
+    }
+
+
+def test_the_undo_deletes_the_policy_or_restores_the_one_it_replaced() -> None:
+    fresh = decide_revocation(revocation(), settings())
+    old = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    replaced = decide_revocation(revocation(previous=old), settings())
+    encoded = decide_revocation(revocation(previous=quote(json.dumps(old))), settings())
+
+    assert fresh.undo == {
+        "M": {
+            "api": {"S": "iam:DeleteRolePolicy"},
+            "RoleName": {"S": "rag-indexer"},
+            "PolicyName": {"S": "warden-revoke-sessions"},
+        }
+    }
+    assert replaced.undo["M"]["api"] == {"S": "iam:PutRolePolicy"}
+    assert json.loads(replaced.undo["M"]["PolicyDocument"]["S"]) == old
+    assert json.loads(encoded.undo["M"]["PolicyDocument"]["S"]) == old, "IAM's URL-encoded form is decoded"
+
+
+@pytest.mark.parametrize(
+    ("role", "protected", "status", "reason"),
+    [
+        ({}, (ROLE_ARN,), "REFUSED_PROTECTED", "protected-principal"),
+        ({}, (f"arn:aws:iam::{ACCOUNT}:role/RAG-Indexer",), "REFUSED_PROTECTED", "protected-principal"),
+        ({"Tags": [{"Key": "warden:protected", "Value": "True"}]}, (), "REFUSED_PROTECTED", "protected-principal"),
+        ({"Path": "/aws-service-role/bedrock.amazonaws.com/"}, (), "REFUSED_PROTECTED", "service-linked-role"),
+        ({"Arn": "arn:aws:iam::999999999999:role/rag-indexer"}, (), "REFUSED_MISMATCH", "foreign-account"),
+        ({"Arn": f"arn:aws:iam::{ACCOUNT}:role/other", "RoleName": "other"}, (), "REFUSED_MISMATCH", "role-mismatch"),
+    ],
+    ids=["protected-arn", "protected-other-case-and-path", "protected-tag", "service-linked", "foreign", "mismatch"],
+)
+def test_a_revocation_is_refused_when_it_must_not_touch_the_role(
+    role: dict[str, Any], protected: tuple[str, ...], status: str, reason: str
+) -> None:
+    described = {"Arn": ROLE_ARN, "RoleName": "rag-indexer", "Path": "/apps/", **role}
+
+    decision = decide_revocation(revocation(described), settings(protected=protected))
+
+    assert (decision.act, decision.status, decision.reason) == (False, status, reason)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "severity", "reason"),
+    [({"mode": "dry-run"}, "HIGH", "dry-run"), ({}, "MEDIUM", "below-threshold")],
+)
+def test_a_revocation_is_planned_not_done_outside_auto_mode_or_below_the_threshold(
+    overrides: dict[str, Any], severity: str, reason: str
+) -> None:
+    decision = decide_revocation(revocation(found=role_finding(severity=severity)), settings(**overrides))
+
+    assert (decision.act, decision.status, decision.reason) == (False, "DRY_RUN", reason)
+    assert decision.command.startswith("aws iam put-role-policy --role-name rag-indexer")
+    assert json.loads(decision.command.split("--policy-document '")[1].rstrip("'")) == json.loads(
+        decision.policy_document
+    )
+
+
+# ------------------------------------------------------------------ restore-invocation-logging
+
+KNOWN_GOOD = load_json("findings/restore_invocation_logging__deleted.json")["details"]["previous_configuration"]
+EXECUTION = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:warden-restore-invocation-logging:run"
+
+
+def logging_finding(previous: Any = KNOWN_GOOD, **fields: Any) -> Finding:
+    sample = load_json("findings/restore_invocation_logging__deleted.json")
+    sample["details"]["previous_configuration"] = previous
+    sample = {**sample, **fields}
+    sample.pop("id")
+    return Finding.build(**sample)
+
+
+def restore(found: Finding | None = None, current: Any = None, known_good: str = "") -> LoggingRestoreCheck:
+    return LoggingRestoreCheck(
+        check="logging-restore",
+        playbook="restore-invocation-logging",
+        finding=found or logging_finding(),
+        current={} if current is None else current,
+        execution=EXECUTION,
+        known_good=known_good,
+    )
+
+
+def test_the_findings_known_good_configuration_is_restored_and_the_undo_deletes_when_logging_was_off() -> None:
+    decision = decide_logging_restore(restore(), settings())
+
+    assert (decision.act, decision.status) == (True, "RESTORED")
+    assert decision.logging_config == KNOWN_GOOD
+    assert decision.parameters["CloudWatchConfig"]["LogGroupName"] == "/aws/bedrock/invocations"
+    assert decision.parameters["TextDataDeliveryEnabled"] is True
+    assert decision.undo == {"M": {"api": {"S": "bedrock:DeleteModelInvocationLoggingConfiguration"}}}
+    assert decision.previous == "null"
+
+
+def test_the_configuration_in_force_is_read_in_either_letter_case_and_is_what_undo_puts_back() -> None:
+    weak = {"s3Config": {"bucketName": "elsewhere"}, "textDataDeliveryEnabled": False}
+    as_sfn_gives_it = {"LoggingConfig": {"S3Config": {"BucketName": "elsewhere"}, "TextDataDeliveryEnabled": False}}
+
+    for current in ({"loggingConfig": weak}, as_sfn_gives_it):
+        decision = decide_logging_restore(restore(current=current), settings())
+        assert decision.undo["M"]["api"] == {"S": "bedrock:PutModelInvocationLoggingConfiguration"}
+        assert decision.undo["M"]["loggingConfig"]["M"]["textDataDeliveryEnabled"] == {"BOOL": False}
+        assert json.loads(decision.previous) == weak
+
+
+def test_the_stack_parameter_is_used_when_the_finding_carries_no_configuration() -> None:
+    parameter = json.dumps({"s3Config": {"bucketName": "fallback-logs"}, "textDataDeliveryEnabled": True})
+
+    decision = decide_logging_restore(restore(logging_finding(previous=None), known_good=parameter), settings())
+
+    assert decision.act
+    assert decision.logging_config["s3Config"] == {"bucketName": "fallback-logs"}
+    assert "KnownGoodInvocationLogging" in decision.source
+
+
+@pytest.mark.parametrize("parameter", ["", "not json", "[]", '{"textDataDeliveryEnabled": true}'])
+def test_nothing_to_restore_is_refused_with_a_clear_summary(parameter: str) -> None:
+    decision = decide_logging_restore(restore(logging_finding(previous=None), known_good=parameter), settings())
+
+    assert (decision.act, decision.status, decision.reason) == (False, "NOTHING_TO_RESTORE", "nothing-to-restore")
+    assert "Nothing to restore" in decision.summary and "KnownGoodInvocationLogging" in decision.summary
+
+
+@pytest.mark.parametrize(
+    ("found", "mode", "status", "reason"),
+    [
+        (logging_finding(account="999999999999"), "auto", "REFUSED_MISMATCH", "foreign-account"),
+        (logging_finding(region="eu-west-1"), "auto", "REFUSED_MISMATCH", "foreign-account"),
+        (logging_finding(), "dry-run", "DRY_RUN", "dry-run"),
+        (logging_finding(severity="MEDIUM"), "auto", "DRY_RUN", "below-threshold"),
+    ],
+    ids=["other-account", "other-region", "dry-run", "below-threshold"],
+)
+def test_a_restore_is_refused_or_planned_when_it_must_not_act(
+    found: Finding, mode: str, status: str, reason: str
+) -> None:
+    decision = decide_logging_restore(restore(found), settings(mode=mode))
+
+    assert (decision.act, decision.status, decision.reason) == (False, status, reason)
+
+
+def test_a_configuration_already_in_force_is_left_alone() -> None:
+    decision = decide_logging_restore(restore(current={"loggingConfig": KNOWN_GOOD}), settings())
+
+    assert (decision.act, decision.status) == (False, "NO_ACTION")
+
+
+def test_the_policy_function_answers_the_new_checks_as_json() -> None:
+    answer = evaluate(revocation(), settings(), NOW)
+    assert answer["status"] == "CONTAINED" and isinstance(answer["policy_document"], str)
+    assert (
+        evaluate(restore(), settings(), NOW)["parameters"]["S3Config"]["BucketName"] == "acme-bedrock-invocation-logs"
+    )
+
+
+def test_undo_records_are_dynamodb_values() -> None:
+    assert dynamodb_value({"a": [1, True, "x", None], "b": None}) == {
+        "M": {"a": {"L": [{"N": "1"}, {"BOOL": True}, {"S": "x"}, {"NULL": True}]}}
+    }

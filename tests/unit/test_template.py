@@ -684,7 +684,7 @@ def test_every_function_keeps_what_fails_and_has_a_log_group_with_retention(logi
         assert props["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1
         assert "DestinationConfig" not in props["EventInvokeConfig"], "it would keep prompts and completions"
     elif kinds:
-        assert kinds == {"EventBridgeRule"}
+        assert kinds in ({"EventBridgeRule"}, {"SNS"})
         assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
     else:
         assert "EventInvokeConfig" not in props, "a synchronous function has no asynchronous retries"
@@ -781,19 +781,39 @@ def test_every_failure_has_an_alarm_that_does_not_need_the_notification_topic() 
     assert (age["MetricName"], age["Statistic"]) == ("ApproximateAgeOfOldestMessage", "Maximum")
 
 
-def test_protected_principals_are_denied_with_any_path_in_iam_too() -> None:
-    deny = STATE_MACHINES["ContainAccessKeyStateMachine"]["Properties"]["Policies"][1]["Fn::If"][1]["Statement"][0]
+@pytest.mark.parametrize(
+    ("logical", "kind", "action"),
+    [
+        ("ContainAccessKeyStateMachine", "user", "iam:UpdateAccessKey"),
+        ("RevokeRoleSessionsStateMachine", "role", "iam:PutRolePolicy"),
+    ],
+)
+def test_protected_principals_are_denied_with_any_path_in_iam_too(logical: str, kind: str, action: str) -> None:
+    deny = STATE_MACHINES[logical]["Properties"]["Policies"][1]["Fn::If"][1]["Statement"][0]
     assert deny["Effect"] == "Deny"
+    assert deny["Action"] == [action]
     resources = json.dumps(deny["Resource"])
-    assert '"user/*/"' in resources and '["user/", {"Ref": "ProtectedPrincipals"}]' in resources
+    assert f'"{kind}/*/"' in resources and f'["{kind}/", {{"Ref": "ProtectedPrincipals"}}]' in resources
+
+
+NO_RESOURCE_TYPE = {"bedrock:GetModelInvocationLoggingConfiguration", "bedrock:PutModelInvocationLoggingConfiguration"}
+"""Actions IAM authorizes on "*" only (the service defines no resource type for them)."""
 
 
 def test_no_policy_grants_a_wildcard_resource_except_log_delivery() -> None:
     for logical, spec in {**FUNCTIONS, **STATE_MACHINES}.items():
         for policy in spec["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                if statement.get("Resource") == "*":
-                    assert all(a.startswith("logs:") for a in statement["Action"]), logical
+                if statement.get("Resource") == "*" and not all(a.startswith("logs:") for a in statement["Action"]):
+                    assert set(statement["Action"]) <= NO_RESOURCE_TYPE, logical
+                    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
+
+
+def test_the_logging_restore_may_pass_only_a_role_of_this_account_and_only_to_bedrock() -> None:
+    statements = STATE_MACHINES["RestoreInvocationLoggingStateMachine"]["Properties"]["Policies"][0]["Statement"]
+    (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert RESOLVER.resolve(passing["Resource"]) == f"arn:aws:iam::{ACCOUNT}:role/*"
 
 
 def test_parameters_are_checked_as_cloudformation_checks_them() -> None:
@@ -852,8 +872,9 @@ def test_the_playbooks_own_iam_calls_are_dropped_by_the_rule_and_others_sessions
         }
         return _cloudtrail_event("iam.amazonaws.com", "PutUserPolicy", read_only=False, userIdentity=session)
 
-    playbook_role = RESOLVER.attributes["ContainAccessKeyStateMachineRole"]["Arn"].split("/")[-1]
-    assert not iam_rule.accepts(by(playbook_role))
+    for playbook in ("ContainAccessKey", "RevokeRoleSessions", "RestoreInvocationLogging"):
+        playbook_role = RESOLVER.attributes[f"{playbook}StateMachineRole"]["Arn"].split("/")[-1]
+        assert not iam_rule.accepts(by(playbook_role)), playbook
     assert iam_rule.accepts(by("platform-admin"))
     assert iam_rule.accepts(_cloudtrail_event("iam.amazonaws.com", "PutUserPolicy", read_only=False))
 
@@ -880,3 +901,24 @@ def test_every_finding_is_archived_whoever_answers_it() -> None:
     assert archive["SourceArn"] == {"Fn::GetAtt": ["FindingsBus", "Arn"]}
     assert archive["EventPattern"] == {"source": ["bedrock-warden"]}
     assert archive["RetentionDays"] == {"Ref": "LogRetentionInDays"}
+
+
+def test_the_known_good_logging_parameter_reaches_the_definition_as_the_same_json() -> None:
+    """The parameter is substituted inside a JSON string: its quotes are escaped, anything else is refused."""
+    from warden_local.template import TemplateError, parameter_values
+
+    config = {"s3Config": {"bucketName": "logs", "keyPrefix": "a b/"}, "textDataDeliveryEnabled": True}
+    text = json.dumps(config)
+    assert parameter_values(TEMPLATE, {"KnownGoodInvocationLogging": text})["KnownGoodInvocationLogging"] == text
+    for bad in ('{"a": "\\u0022"}', '{"a":\n1}', "[1]", "logs"):
+        with pytest.raises(TemplateError):
+            parameter_values(TEMPLATE, {"KnownGoodInvocationLogging": bad})
+    for value, expected in ((text, config), ("", None)):
+        resolver = Resolver(
+            TEMPLATE, {**RESOLVER.parameters, "KnownGoodInvocationLogging": value}, pseudo=RESOLVER.pseudo
+        )
+        spec = STATE_MACHINES["RestoreInvocationLoggingStateMachine"]["Properties"]
+        substituted = resolver.resolve(spec["DefinitionSubstitutions"]["KnownGoodInvocationLogging"])
+        definition = (ROOT / spec["DefinitionUri"]).read_text().replace("${KnownGoodInvocationLogging}", substituted)
+        known_good = json.loads(definition)["States"]["Decide"]["Parameters"]["Payload"]["known_good"]
+        assert (json.loads(known_good) if known_good else None) == expected
