@@ -38,6 +38,16 @@ def corpus() -> Path:
     return CORPUS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_retries() -> Iterator[None]:
+    """Retry back-offs (playbooks' and boto's) wait a hundredth of their time: tests check what is retried."""
+    from warden_local.moto_fidelity import scale_retry_waits
+
+    scale_retry_waits(0.01)
+    yield
+    scale_retry_waits(1.0)
+
+
 @pytest.fixture(autouse=True)
 def _reset_metrics() -> Iterator[None]:
     """Powertools keeps metrics in module state; start every test from a clean set."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,3 +61,30 @@ def atomic_conditional_writes() -> None:
         method = getattr(DynamoDBBackend, name)
         if not getattr(method, "__warden_serialised__", False):
             setattr(DynamoDBBackend, name, _serialised(method))
+
+
+class _ScaledClock:
+    """The ``time`` module as the ASL retrier sees it, with its waits scaled."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def scale_retry_waits(scale: float) -> None:
+    """Wait ``scale`` times each retry back-off: ASL ``Retry`` intervals and botocore's retries (1.0 restores).
+
+    For tests: what they check is which errors are retried, how often and what follows, never how long
+    the back-off takes; a Task failing through four attempts would otherwise wait 15 seconds of real time.
+    """
+    from botocore import endpoint
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    clock = _ScaledClock(scale) if scale != 1.0 else time
+    for module in (retrier_decl, endpoint):
+        setattr(module, "time", clock)  # noqa: B010  the modules' own name for the time module
