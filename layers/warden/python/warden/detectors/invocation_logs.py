@@ -81,7 +81,7 @@ from itertools import groupby
 from pydantic import BaseModel, Field
 
 from warden.detectors._text_secrets import SecretMatch, scan
-from warden.detectors.registry import Outcome, detector, shifted
+from warden.detectors.registry import Outcome, detector, event_finding, shifted
 from warden.models import INVOCATION_LOG_SOURCE, Family, Finding, ModelInvocationLog, Severity
 from warden.models.invocation_log import Confidence
 from warden.models.wire import Name, truncated
@@ -481,17 +481,13 @@ def guardrail_high_confidence(record: ModelInvocationLog, state: None, settings:
     if guardrail.blocking_confidence != "HIGH":
         return Outcome()
     principal = record.identity.arn
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=HIGH_CONFIDENCE,
-        evidence=[record.request_id],
         family=Family.BEDROCK_USAGE,
         severity=Severity.LOW,
         title=f"Bedrock guardrail blocked a high-confidence harmful request or response by {principal}",
         principal=principal,
-        account=record.account,
-        region=record.region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=None,
         details={
             "request_id": record.request_id,
@@ -524,17 +520,13 @@ def invocation_without_guardrail(record: ModelInvocationLog, state: None, settin
     if not settings.require_guardrail or not record.succeeded or record.guardrail.applied:
         return Outcome()
     principal = record.identity.arn
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=WITHOUT_GUARDRAIL,
-        evidence=[record.request_id],
         family=Family.BEDROCK_USAGE,
         severity=Severity.LOW,
         title=f"Bedrock invocation without a guardrail by {principal} ({record.model_id})",
         principal=principal,
-        account=record.account,
-        region=record.region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=None,
         details={"request_id": record.request_id, "model_id": record.model_id, "operation": record.operation},
     )
@@ -570,17 +562,13 @@ def secret_in_text(record: ModelInvocationLog, state: None, settings: Settings) 
     kinds = sorted({kind for kind, _, _ in found})
     sides = sorted({side for _, side, _ in found})
     principal = record.identity.arn
-    finding = Finding.build(
+    finding = event_finding(
+        record,
         detector=TEXT_LEAK,
-        evidence=[record.request_id],
         family=Family.BEDROCK_USAGE,
         severity=severity,
         title=f"Credentials in a Bedrock {' and '.join(sides)} of {principal}: {', '.join(kinds)}",
         principal=principal,
-        account=record.account,
-        region=record.region,
-        first_seen=record.event_time,
-        last_seen=record.event_time,
         playbook=None,
         details={
             "request_id": record.request_id,
