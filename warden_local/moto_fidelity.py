@@ -34,11 +34,14 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def behave_like_aws() -> None:
     """Apply every correction of this module, and the aws-sdk member casing of sdk_shapes (idempotent)."""
+    from warden_local.iam_service_credentials import emulate_service_specific_credentials
     from warden_local.sdk_shapes import pascal_case_sdk_members
 
     atomic_conditional_writes()
     aws_sdk_error_names()
     pascal_case_sdk_members()
+    task_failure_causes()
+    emulate_service_specific_credentials()
 
 
 def aws_sdk_error_names() -> None:
@@ -53,6 +56,28 @@ def aws_sdk_error_names() -> None:
     )
 
     aws_sdk._SERVICE_ERROR_NAMES.setdefault("iam", "Iam")
+
+
+def task_failure_causes() -> None:
+    """Keep the ``cause`` of ``SendTaskFailure``, as AWS does (moto's response handler drops it).
+
+    A person who rejects an approval says why in the cause; the playbook records it.
+    """
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse.send_task_failure, "__warden_cause__", False):
+        return
+
+    def send_task_failure(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    send_task_failure.__warden_cause__ = True  # type: ignore[attr-defined]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def atomic_conditional_writes() -> None:

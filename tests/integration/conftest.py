@@ -22,6 +22,9 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="session")
 def deploy(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., LocalStack]:
     def make(**parameters: str) -> LocalStack:
+        """Deploy with ``parameters``; the hourly containment rate limit is lifted unless a test sets it (a
+        session's many containments on one stack would otherwise turn into approvals nobody answers)."""
+        parameters.setdefault("ContainmentRateLimit", "1000")
         name = f"it-{uuid.uuid4().hex[:8]}"
         return LocalStack(
             emulator, ROOT, stack_name=name, parameters=parameters, workdir=tmp_path_factory.mktemp(name)

@@ -125,3 +125,41 @@ def incident(stack: LocalStack, finding_id: str) -> dict[str, dict[str, Any]]:
 
 def dumped(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def approval_token(stack: LocalStack, execution: Execution, timeout: float = 30.0) -> str:
+    """The task token of the execution's ``AwaitApproval`` state, once it waits (read from its history, as
+    ``warden playbook approve`` does)."""
+    import time
+
+    sfn, deadline = stack.client("stepfunctions"), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
+        published = any(event["type"] == "TaskSubmitted" for event in events)  # the request is out
+        for event in reversed(events if published else []):
+            if event["type"] == "TaskScheduled":
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                token = parameters.get("MessageAttributes", {}).get("approval_token", {}).get("StringValue")
+                if token:
+                    return str(token)
+        if sfn.describe_execution(executionArn=execution.arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"{execution.arn} never waited for approval")
+
+
+def start_awaiting(
+    stack: LocalStack, payload: dict[str, Any], playbook: str = "contain-access-key"
+) -> tuple[Execution, str]:
+    """Start a playbook that is expected to wait for approval: (execution, its task token)."""
+    stack.notifications()
+    execution = stack.start_playbook(playbook, payload)
+    return execution, approval_token(stack, execution)
+
+
+def approve(stack: LocalStack, token: str, by: str = "arn:aws:iam::123456789012:user/approver") -> None:
+    stack.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved_by": by}))
+
+
+def reject(stack: LocalStack, token: str, why: str = "Rejected by the on-call: a load test") -> None:
+    stack.client("stepfunctions").send_task_failure(taskToken=token, error="Warden.Rejected", cause=why)

@@ -13,14 +13,17 @@ from tests.conftest import load_json
 from warden.config import ResponseConfig
 from warden.models import Finding, Severity
 from warden.principals import PrincipalRef, protected_match, same_principal
+from warden.routing import parse_routes
 from warden.response import (
     ContainmentCheck,
     FindingCheck,
     IncidentCheck,
     LoggingRestoreCheck,
+    RateCheck,
     RevocationCheck,
     RoleTargetCheck,
     check_finding,
+    check_rate,
     decide_containment,
     decide_logging_restore,
     decide_revocation,
@@ -209,10 +212,97 @@ def test_an_inactive_key_needs_nothing() -> None:
     assert (decision.act, decision.status) == (False, "NO_ACTION")
 
 
-@pytest.mark.parametrize("mode", ["dry-run", "", "AUTO", "approve"])
-def test_any_mode_but_auto_only_plans(mode: str) -> None:
+@pytest.mark.parametrize("mode", ["dry-run", "", "AUTO", "approval"])
+def test_any_mode_but_auto_and_approve_only_plans(mode: str) -> None:
     decision = decide_containment(containment(OWNER), settings(mode=mode))
-    assert (decision.act, decision.status, decision.reason) == (False, "DRY_RUN", "dry-run")
+    assert (decision.act, decision.status, decision.reason, decision.mode) == (False, "DRY_RUN", "dry-run", "dry-run")
+
+
+def test_approve_mode_acts_only_once_a_person_approves_with_the_configured_wait() -> None:
+    config = settings(mode="approve", approval_timeout_seconds=900, approval_default="approve", rate_limit=3)
+    decision = decide_containment(containment(OWNER), config)
+    assert (decision.act, decision.approval, decision.mode, decision.status) == (True, True, "approve", "CONTAINED")
+    assert (decision.approval_timeout, decision.approval_default, decision.rate_limit) == (900, "approve", 3)
+    assert decision.summary.startswith("Awaiting approval (response mode approve): Disable ")
+
+
+def test_auto_mode_acts_without_waiting() -> None:
+    decision = decide_containment(containment(OWNER), settings())
+    assert (decision.act, decision.approval, decision.mode) == (True, False, "auto")
+
+
+@pytest.mark.parametrize(
+    ("requested", "stack_mode", "expected"),
+    [("approve", "auto", "approve"), ("dry-run", "auto", "dry-run"), ("auto", "dry-run", "auto"),
+     (None, "approve", "approve")],
+)  # fmt: skip
+def test_a_person_starting_the_playbook_chooses_the_mode(requested: str | None, stack_mode: str, expected: str) -> None:
+    request = containment(OWNER).model_copy(update={"requested_mode": requested})
+    decision = decide_containment(request, settings(mode=stack_mode))
+    assert decision.mode == expected
+    assert decision.act is (expected != "dry-run")
+
+
+def test_the_routing_table_sets_the_mode_by_family_and_severity() -> None:
+    config = settings(mode="auto", routes=parse_routes("bedrock-usage/CRITICAL=auto,bedrock-usage/HIGH+=approve"))
+    high = decide_containment(containment(OWNER, finding(severity="HIGH")), config)
+    critical = decide_containment(containment(OWNER, finding(severity="CRITICAL")), config)
+    assert (high.mode, critical.mode) == ("approve", "auto")
+    assert "routing entry bedrock-usage/HIGH+=approve" in high.summary
+
+
+def test_protection_and_mismatch_come_before_any_mode() -> None:
+    request = containment(OWNER).model_copy(update={"requested_mode": "auto"})
+    protected = decide_containment(request, settings(protected=("arn:aws:iam::*:user/ML-*",)))
+    assert (protected.act, protected.status) == (False, "REFUSED_PROTECTED")
+
+
+@pytest.mark.parametrize(("current", "previous", "limit", "over"), [(1, 0, 10, False), (10, 0, 10, False),
+                                                                    (11, 0, 10, True), (4, 7, 10, True),
+                                                                    (1, 0, 0, True)])  # fmt: skip
+def test_the_rate_limit_counts_this_hour_and_the_last(current: int, previous: int, limit: int, over: bool) -> None:
+    counts = [
+        {"Attributes": {"containments": {"N": str(current)}}},
+        {"Attributes": {"containments": {"N": str(previous)}}},
+    ]
+    answer = check_rate(
+        RateCheck(check="rate", playbook="contain-access-key", finding=finding(), counts=counts),
+        settings(rate_limit=limit),
+    )
+    assert (answer.over, answer.count, answer.limit) == (over, current + previous, limit)
+    assert ("Rate limit reached" in answer.summary) is over
+
+
+def test_an_unreadable_count_counts_as_none() -> None:
+    answer = check_rate(
+        RateCheck(
+            check="rate",
+            playbook="p",
+            finding=finding(),
+            counts=[{}, None, {"Attributes": {"containments": {"N": "x"}}}],
+        ),
+        settings(rate_limit=0),
+    )
+    assert (answer.over, answer.count) == (False, 0)
+
+
+def test_a_requested_mode_that_does_not_exist_is_refused_input() -> None:
+    triage = check_finding(
+        FindingCheck(check="finding", playbook="p", finding=finding().to_json_dict(), requested_mode="yolo"),
+        settings(),
+        NOW,
+    )
+    assert (triage.valid, triage.problems) == (False, ["mode: must be one of dry-run, approve, auto"])
+    accepted = check_finding(
+        FindingCheck(check="finding", playbook="p", finding=finding().to_json_dict(), requested_mode="approve"),
+        settings(),
+        NOW,
+    )
+    assert (accepted.valid, accepted.requested_mode) == (True, "approve")
+    assert (accepted.rate_bucket, accepted.rate_previous) == (
+        f"RATE#{NOW:%Y-%m-%dT%H}",
+        f"RATE#{NOW - timedelta(hours=1):%Y-%m-%dT%H}",
+    )
 
 
 @pytest.mark.parametrize(

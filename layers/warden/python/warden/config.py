@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from warden.errors import ConfigurationError
 from warden.models import Severity
+from warden.routing import Route, RouteError, parse_routes
 from warden.settings import Settings
 
 
@@ -35,6 +36,13 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
     return value
+
+
+def _parse_routes(value: object) -> object:
+    try:
+        return parse_routes(value) if isinstance(value, str) else value
+    except RouteError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 class DetectorConfig(EnvironmentModel):
@@ -68,6 +76,8 @@ class DetectorConfig(EnvironmentModel):
     warden_resources: tuple[str, ...] = Field(default=(), alias="WARDEN_RESOURCES")
     invocation_log_bucket: str | None = Field(default=None, alias="WARDEN_INVOCATION_LOG_BUCKET")
     invocation_log_group: str | None = Field(default=None, alias="WARDEN_INVOCATION_LOG_GROUP")
+    routes: tuple[Route, ...] = Field(default=(), alias="WARDEN_RESPONSE_ROUTES")
+    """The routing table (:mod:`warden.routing`): a matching entry's playbook replaces the detector's."""
 
     @property
     def settings(self) -> Settings:
@@ -105,13 +115,27 @@ class DetectorConfig(EnvironmentModel):
         mode="before",
     )(_split_list)
 
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> object:
+        return _parse_routes(value)
+
 
 class ResponseConfig(EnvironmentModel):
     """The stack's response settings, for the response-policy function (see :mod:`warden.response`)."""
 
     account_id: str = Field(alias="WARDEN_ACCOUNT_ID", min_length=1)
     mode: str = Field(default="dry-run", alias="WARDEN_RESPONSE_MODE")
-    """Only ``auto`` acts; any other value plans and notifies."""
+    """The default mode (``dry-run``, ``approve`` or ``auto``) at or above ``auto_min_severity``; any other
+    value plans and notifies."""
+    routes: tuple[Route, ...] = Field(default=(), alias="WARDEN_RESPONSE_ROUTES")
+    """The routing table (:mod:`warden.routing`): mode, and playbook, by family and severity."""
+    approval_timeout_seconds: int = Field(default=3600, alias="WARDEN_APPROVAL_TIMEOUT_SECONDS", ge=1, le=7 * 86400)
+    """How long an ``approve``-mode playbook waits for a person before ``approval_default`` applies."""
+    approval_default: Literal["approve", "reject"] = Field(default="reject", alias="WARDEN_APPROVAL_DEFAULT")
+    """What an approval nobody answered in time becomes: ``reject`` (nothing changes) unless told otherwise."""
+    rate_limit: int = Field(default=10, alias="WARDEN_CONTAINMENT_RATE_LIMIT", ge=0, le=10_000)
+    """Automatic containments allowed in any hour; beyond it, further ones wait for approval."""
     protected: tuple[str, ...] = Field(default=(), alias="WARDEN_PROTECTED_PRINCIPALS")
     """Protected principals: the ProtectedPrincipals parameter plus the stack's own roles."""
     auto_min_severity: Severity = Field(default=Severity.HIGH, alias="WARDEN_AUTO_CONTAIN_MIN_SEVERITY")
@@ -124,3 +148,8 @@ class ResponseConfig(EnvironmentModel):
         return timedelta(seconds=int(value)) if isinstance(value, str) and value.isdigit() else value
 
     _split = field_validator("protected", mode="before")(_split_list)
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> object:
+        return _parse_routes(value)

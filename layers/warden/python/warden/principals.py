@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Literal
 
 Kind = Literal["user", "role", "root"]
@@ -52,10 +53,32 @@ def same_principal(a: str, b: str) -> bool:
 def protected_match(arn: str, protected: Iterable[str]) -> str | None:
     """The entry of ``protected`` that covers ``arn``, if any.
 
-    An entry covers a principal when both name the same principal; an entry that is not a user, role or
-    root ARN never matches anything (the stack parameter's pattern refuses most such entries up front).
+    An entry covers a principal when both name the same principal. An entry with ``*`` or ``?`` is a
+    pattern (``arn:aws:iam::*:role/BreakGlass*``): it covers a principal whose account, kind and name
+    match the pattern's, shell-style, the name compared in lower case and without its path, as IAM
+    identifies principals. An entry that is not a user, role or root ARN never matches anything (the stack
+    parameter's pattern refuses most such entries up front).
     """
     target = PrincipalRef.parse(arn)
     if target is None:
         return None
-    return next((entry for entry in protected if PrincipalRef.parse(entry) == target), None)
+    for entry in protected:
+        if "*" in entry or "?" in entry:
+            if _pattern_covers(entry, target):
+                return entry
+        elif PrincipalRef.parse(entry) == target:
+            return entry
+    return None
+
+
+def _pattern_covers(pattern: str, target: PrincipalRef) -> bool:
+    parts = pattern.strip().split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] not in {"iam", "sts", "*"}:
+        return False
+    account, resource = parts[4], parts[5]
+    kind, _, name = resource.partition("/")
+    if target.kind == "root":
+        return fnmatchcase(target.account, account or "*") and resource == "root"
+    if not name or not fnmatchcase(target.kind, kind):
+        return False
+    return fnmatchcase(target.account, account or "*") and fnmatchcase(target.name, name.rsplit("/", 1)[-1].lower())

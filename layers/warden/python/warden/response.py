@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
@@ -31,40 +33,50 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from warden.config import ResponseConfig
 from warden.guard import validation_problems
 from warden.models import Finding, Severity
+from warden.notify.compose import NotificationCheck, compose_notification  # the ``notification`` check (H4)
 from warden.principals import PrincipalRef, protected_match, same_principal
+from warden.routing import MODES, Mode, resolve_mode
 
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 FINDING_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class PlaybookCheck(BaseModel):
+    """What every decision request of a playbook carries."""
+
+    playbook: str
+    requested_mode: Mode | None = None
+    """The mode a person asked for when starting the playbook by hand (checked by :func:`check_finding`);
+    None for a finding delivered by the findings bus, whose mode comes from the routing table."""
 
 
 class FindingCheck(BaseModel):
     check: Literal["finding"]
     playbook: str
     finding: Any = None
+    requested_mode: Any = None
+    """As the execution's input gave it: it must be a mode or absent."""
 
 
-class ContainmentCheck(BaseModel):
+class ContainmentCheck(PlaybookCheck):
     check: Literal["containment"]
-    playbook: str
     finding: Finding
     owner_arn: str
     credential: str
     active: bool
 
 
-class RoleTargetCheck(BaseModel):
+class RoleTargetCheck(PlaybookCheck):
     """Which IAM role does the finding's principal (an assumed-role session or a role) name?"""
 
     check: Literal["role-target"]
-    playbook: str
     finding: Finding
 
 
-class RevocationCheck(BaseModel):
+class RevocationCheck(PlaybookCheck):
     """May ``revoke-role-sessions`` cut off the sessions of ``role``, as IAM's GetRole describes it?"""
 
     check: Literal["revocation"]
-    playbook: str
     finding: Finding
     role: dict[str, Any]
     """GetRole's ``Role``: ``Arn``, ``RoleName``, ``Path`` and, when it has any, ``Tags``."""
@@ -74,11 +86,10 @@ class RevocationCheck(BaseModel):
     """Sessions issued before this moment (the execution's start) are cut off."""
 
 
-class LoggingRestoreCheck(BaseModel):
+class LoggingRestoreCheck(PlaybookCheck):
     """May ``restore-invocation-logging`` put back the known-good configuration, given the one in force?"""
 
     check: Literal["logging-restore"]
-    playbook: str
     finding: Finding
     current: Any = None
     """GetModelInvocationLoggingConfiguration's answer: ``{"loggingConfig": {...}}``, or ``{}`` when none."""
@@ -96,7 +107,80 @@ class IncidentCheck(BaseModel):
     """The execution's input as Step Functions reports it: a JSON string, or anything at all."""
 
 
-Request = FindingCheck | ContainmentCheck | IncidentCheck | RoleTargetCheck | RevocationCheck | LoggingRestoreCheck
+class RateCheck(PlaybookCheck):
+    """Has automatic containment reached the stack's hourly limit? Asked just before acting in ``auto`` mode."""
+
+    check: Literal["rate"]
+    finding: Finding
+    counts: list[Any] = []
+    """The answers of the two counter updates (this hour's, which counts this containment, and the last
+    hour's): DynamoDB UpdateItem results with ``Attributes.containments.N``."""
+
+
+class RevertTargetCheck(PlaybookCheck):
+    """``revert-policy-change``: which change does the finding report, on which IAM user, role or group?"""
+
+    check: Literal["revert-target"]
+    finding: Finding
+
+
+class RevertCheck(PlaybookCheck):
+    """``revert-policy-change``: may the change be reverted, given what IAM says about its target now?"""
+
+    check: Literal["revert"]
+    finding: Finding
+    target: dict[str, Any]
+    """Get{User,Role,Group}'s answer, reduced to ``Arn``, ``Name``, ``Path`` (and ``Trust``, a role's trust
+    document as IAM returns it, URL-encoded)."""
+    tags: Any = None
+    """List{User,Role}Tags' ``Tags`` (groups have none)."""
+    current: dict[str, Any] = Field(default_factory=dict)
+    """What IAM holds now for the change: ``attached`` (List*AttachedPolicies' ``AttachedPolicies``),
+    ``document`` (Get*Policy's, or None when the inline policy is gone), ``keys`` (the user's access key ids,
+    or ListAccessKeys' ``AccessKeyMetadata``) or ``login_profile`` (whether GetLoginProfile found one)."""
+
+
+# --- contain-bedrock-api-key (H1): its two requests; the decisions are in their section below ---
+class ApiKeyTargetCheck(PlaybookCheck):
+    """``contain-bedrock-api-key``: whose Bedrock API key does the finding report, and which credential if known?"""
+
+    check: Literal["api-key-target"]
+    finding: Finding
+
+
+class ApiKeyContainmentCheck(PlaybookCheck):
+    """``contain-bedrock-api-key``: may the key be contained, given what IAM says about its principal now?"""
+
+    check: Literal["api-key-containment"]
+    finding: Finding
+    target: dict[str, Any]
+    """:class:`ApiKeyTarget` as ``api-key-target`` answered it (``kind``, ``name``, ``credential_id``)."""
+    principal: dict[str, Any]
+    """Get{User,Role}'s answer reduced to ``Name``, ``Arn``, ``Path``, with List{User,Role}Tags' ``Tags``."""
+    credentials: Any = None
+    """The user's Bedrock credentials as ListServiceSpecificCredentials listed them, in two lists of one order:
+    ``{"ids": [...], "statuses": [...]}`` (empty for a role)."""
+    previous_document: Any = None
+    """The principal's inline policy of the deny's name before acting (a dict, IAM's URL-encoded JSON, or None)."""
+
+
+# --- end of contain-bedrock-api-key (H1) requests ---
+
+
+Request = (
+    FindingCheck
+    | ContainmentCheck
+    | IncidentCheck
+    | RoleTargetCheck
+    | RevocationCheck
+    | LoggingRestoreCheck
+    | RateCheck
+    | RevertTargetCheck
+    | RevertCheck
+    | NotificationCheck
+    | ApiKeyTargetCheck
+    | ApiKeyContainmentCheck
+)
 PolicyRequest = Annotated[Request, Field(discriminator="check")]
 REQUESTS: TypeAdapter[Request] = TypeAdapter(PolicyRequest)
 """Validates what a playbook sends: ``REQUESTS.validate_python(event)``."""
@@ -115,18 +199,44 @@ class Triage(BaseModel):
     """This moment, as the incident's ``opened_at``."""
     stale_before: str
     """An incident OPEN since before this moment may be taken over (its owner died unreported)."""
+    requested_mode: Mode | None = None
+    """The mode a person asked for, checked; None when the input asked for none."""
+    rate_bucket: str = ""
+    """This hour's containment counter key (``RATE#<hour>``)."""
+    rate_previous: str = ""
+    """The last hour's containment counter key."""
+    expires_at: int = 0
+    """When a counter item may be deleted (epoch seconds: two days ahead)."""
 
 
 Status = Literal[
-    "CONTAINED", "RESTORED", "DRY_RUN", "REFUSED_PROTECTED", "REFUSED_MISMATCH", "NO_ACTION", "NOTHING_TO_RESTORE"
+    "CONTAINED",
+    "RESTORED",
+    "REVERTED",
+    "DRY_RUN",
+    "REFUSED_PROTECTED",
+    "REFUSED_MISMATCH",
+    "NO_ACTION",
+    "NOTHING_TO_RESTORE",
 ]
 
 
 class Decision(BaseModel):
     act: bool
+    """Whether the playbook goes on to act: at once in ``auto`` mode, once approved in ``approve`` mode."""
     status: Status
     reason: str
     summary: str
+    mode: Mode = "dry-run"
+    """The mode the playbook runs in (:func:`warden.routing.resolve_mode`)."""
+    approval: bool = False
+    """Act only once a person approves: the playbook posts the plan and waits on a task token."""
+    approval_timeout: int = 3600
+    """Seconds to wait for the approval."""
+    approval_default: Literal["approve", "reject"] = "reject"
+    """What an unanswered approval becomes."""
+    rate_limit: int = 10
+    """Automatic containments allowed in any hour (the playbook checks it just before acting)."""
 
 
 def _timestamp(moment: datetime) -> str:
@@ -136,7 +246,20 @@ def _timestamp(moment: datetime) -> str:
 
 def check_finding(request: FindingCheck, settings: ResponseConfig, now: datetime) -> Triage:
     """Whether the playbook's input is a genuine finding; problems name fields, never their values."""
-    times = {"opened_at": _timestamp(now), "stale_before": _timestamp(now - settings.incident_lease)}
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    times: dict[str, Any] = {
+        "opened_at": _timestamp(now),
+        "stale_before": _timestamp(now - settings.incident_lease),
+        "rate_bucket": f"RATE#{hour:%Y-%m-%dT%H}",
+        "rate_previous": f"RATE#{hour - timedelta(hours=1):%Y-%m-%dT%H}",
+        "expires_at": int((hour + timedelta(days=2)).timestamp()),
+    }
+    requested = request.requested_mode
+    if requested is not None and requested not in MODES:
+        problem = f"mode: must be one of {', '.join(MODES)}"
+        summary = f"{request.playbook} refused its input: {problem}."
+        return Triage(valid=False, summary=summary, problems=[problem], **times)
+    times["requested_mode"] = requested
     try:
         finding = Finding.model_validate(request.finding)
     except ValidationError as exc:
@@ -165,18 +288,9 @@ def decide_containment(request: ContainmentCheck, settings: ResponseConfig) -> D
         return refused
     if not request.active:
         return _refuse("NO_ACTION", "already-inactive", f"{subject} was already inactive; nothing was changed.")
-    if settings.mode != "auto":
-        return _refuse(
-            "DRY_RUN", "dry-run", f"Dry run (response mode {settings.mode}): Warden would have disabled {subject}."
-        )
-    if SEVERITY_RANK[finding.severity] < SEVERITY_RANK[settings.auto_min_severity]:
-        return _refuse(
-            "DRY_RUN",
-            "below-threshold",
-            f"Severity {finding.severity} is below {settings.auto_min_severity}, the lowest that is contained "
-            f"automatically: Warden would have disabled {subject}.",
-        )
-    return Decision(act=True, status="CONTAINED", reason="contain", summary=f"Disable {subject}.")
+    return _gate(settings, request, f"disabled {subject}") or _acting(
+        settings, request, status="CONTAINED", reason="contain", summary=f"Disable {subject}."
+    )
 
 
 def _refuse(status: Status, reason: str, summary: str) -> Decision:
@@ -216,18 +330,100 @@ def _refuse_target(
     return None
 
 
-def _gate(settings: ResponseConfig, severity: Severity, would: str) -> Decision | None:
-    """A dry-run decision unless the stack is in ``auto`` mode and ``severity`` reaches the automatic threshold."""
-    if settings.mode != "auto":
-        return _refuse("DRY_RUN", "dry-run", f"Dry run (response mode {settings.mode}): Warden would have {would}.")
-    if SEVERITY_RANK[severity] < SEVERITY_RANK[settings.auto_min_severity]:
-        return _refuse(
-            "DRY_RUN",
-            "below-threshold",
-            f"Severity {severity} is below {settings.auto_min_severity}, the lowest that is handled "
-            f"automatically: Warden would have {would}.",
+def _mode(settings: ResponseConfig, request: PlaybookCheck, finding: Finding) -> tuple[Mode, str]:
+    return resolve_mode(
+        settings.routes,
+        finding.family,
+        finding.severity,
+        default_mode=settings.mode,
+        auto_min_severity=settings.auto_min_severity,
+        requested=request.requested_mode,
+    )
+
+
+def _gate(
+    settings: ResponseConfig, request: PlaybookCheck, would: str, finding: Finding | None = None
+) -> Decision | None:
+    """A dry-run decision when the finding's mode (:func:`warden.routing.resolve_mode`) is ``dry-run``; else None.
+
+    ``would`` completes "Warden would have ...".
+    """
+    finding = finding or getattr(request, "finding")  # noqa: B009  every acting request carries one
+    mode, why = _mode(settings, request, finding)
+    if mode != "dry-run":
+        return None
+    reason = "below-threshold" if why.startswith("severity") else "dry-run"
+    return Decision(
+        act=False,
+        status="DRY_RUN",
+        reason=reason,
+        summary=f"Dry run ({why}): Warden would have {would}.",
+        mode="dry-run",
+        rate_limit=settings.rate_limit,
+    )
+
+
+def _acting(
+    settings: ResponseConfig,
+    request: PlaybookCheck,
+    *,
+    status: Status,
+    reason: str,
+    summary: str,
+    finding: Finding | None = None,
+) -> Decision:
+    """The decision to act, in the finding's mode: at once (``auto``) or once a person approves (``approve``)."""
+    finding = finding or getattr(request, "finding")  # noqa: B009
+    mode, why = _mode(settings, request, finding)
+    approval = mode == "approve"
+    if approval:
+        summary = f"Awaiting approval ({why}): {summary}"
+    return Decision(
+        act=True,
+        status=status,
+        reason=reason,
+        summary=summary,
+        mode=mode,
+        approval=approval,
+        approval_timeout=settings.approval_timeout_seconds,
+        approval_default=settings.approval_default,
+        rate_limit=settings.rate_limit,
+    )
+
+
+class RateAnswer(BaseModel):
+    over: bool
+    """More automatic containments than the limit in the last two clock hours: ask a person instead."""
+    count: int
+    limit: int
+    summary: str
+
+
+def _counted(answer: Any) -> int:
+    try:
+        return int(answer["Attributes"]["containments"]["N"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def check_rate(request: RateCheck, settings: ResponseConfig) -> RateAnswer:
+    """Whether this automatic containment goes over the hourly limit.
+
+    The playbook has counted it in this clock hour's counter; with the last hour's, the sum bounds the
+    containments of any 60 minutes from above, so the limit holds across an hour's boundary too.
+    """
+    count = sum(_counted(answer) for answer in request.counts)
+    limit = settings.rate_limit
+    if count > limit:
+        return RateAnswer(
+            over=True,
+            count=count,
+            limit=limit,
+            summary=f"Rate limit reached: {count} automatic containments in the last hour or two, more than the "
+            f"{limit} allowed, so this one waits for a person (an attacker must not be able to use Warden to "
+            "lock out a whole team).",
         )
-    return None
+    return RateAnswer(over=False, count=count, limit=limit, summary=f"{count} of {limit} automatic containments")
 
 
 def dynamodb_value(value: Any) -> dict[str, Any]:
@@ -341,7 +537,7 @@ def policy_text(document: Any) -> str | None:
 
 def decide_revocation(request: RevocationCheck, settings: ResponseConfig) -> RevocationDecision:
     """May the playbook put the revocation policy on ``request.role``? With the policy and its undo."""
-    finding, role = request.finding, request.role
+    role = request.role
     role_arn, role_name = str(role.get("Arn", "")), str(role.get("RoleName", ""))
     previous = policy_text(request.previous_document)
     undo = {"api": "iam:DeleteRolePolicy", "RoleName": role_name, "PolicyName": REVOCATION_POLICY}
@@ -355,13 +551,14 @@ def decide_revocation(request: RevocationCheck, settings: ResponseConfig) -> Rev
         f"--policy-document '{document}'",
     }
     would = f"cut off every session of {role_arn} issued before {_timestamp(_next_second(request.issued_before))}"
-    decision = _revocation(finding, role, role_arn, settings, would)
+    decision = _revocation(request, role, role_arn, settings, would)
     return RevocationDecision(**decision.model_dump(), **extra)
 
 
 def _revocation(
-    finding: Finding, role: dict[str, Any], role_arn: str, settings: ResponseConfig, would: str
+    request: RevocationCheck, role: dict[str, Any], role_arn: str, settings: ResponseConfig, would: str
 ) -> Decision:
+    finding = request.finding
     refused = _refuse_target(
         role_arn,
         finding,
@@ -380,11 +577,9 @@ def _revocation(
             f"{role_arn} is a service-linked role, which takes no inline policy: Warden changed nothing. "
             "Investigate by hand.",
         )
-    gated = _gate(settings, finding.severity, would)
-    if gated:
-        return gated
-    return Decision(
-        act=True,
+    return _gate(settings, request, would) or _acting(
+        settings,
+        request,
         status="CONTAINED",
         reason="revoke",
         summary=f"Sessions of {role_arn} {would.split(' issued ', 1)[-1].join(['issued ', ''])} are cut off: all "
@@ -501,10 +696,666 @@ def decide_logging_restore(request: LoggingRestoreCheck, settings: ResponseConfi
             "NO_ACTION", "already-restored", f"Model-invocation logging in {where} is already the known-good one."
         )
     else:
-        decision = _gate(settings, finding.severity, would) or Decision(
-            act=True, status="RESTORED", reason="restore", summary=f"Warden will {would}."
+        decision = _gate(settings, request, would) or _acting(
+            settings, request, status="RESTORED", reason="restore", summary=f"Warden will {would}."
         )
     return LoggingDecision(**decision.model_dump(), **extra)
+
+
+# ---------------------------------------------------------------------------------------------------
+# revert-policy-change
+# ---------------------------------------------------------------------------------------------------
+
+IamTargetKind = Literal["user", "role", "group"]
+KIND_PASCAL: dict[str, str] = {"user": "User", "role": "Role", "group": "Group"}
+REVERTING_DETECTORS = ("broad-permissions-granted", "external-trust-policy", "credentials-created-for-another-user")
+CREDENTIAL_CHANGES = ("DeleteAccessKey", "DeleteLoginProfile")
+
+
+class RevertPlan(BaseModel):
+    """What ``revert-policy-change`` would undo, read from the finding alone (IAM confirms it next)."""
+
+    status: Literal["FOUND", "NOT_APPLICABLE", "REFUSED_MISMATCH", "NOTHING_TO_RESTORE"]
+    summary: str
+    change: str = ""
+    """The IAM operation that reverts (``DetachRolePolicy``, ``DeleteUserPolicy``, ``UpdateAssumeRolePolicy``,
+    ``DeleteAccessKey``, ``DeleteLoginProfile``...); the playbook's branches are chosen on it."""
+    target_type: str = ""
+    """``user``, ``role`` or ``group``."""
+    target_name: str = ""
+    policy_arn: str = ""
+    policy_name: str = ""
+    access_key_id: str = ""
+
+
+class RevertDecision(Decision):
+    change: str = ""
+    target_name: str = ""
+    document: str = ""
+    """``UpdateAssumeRolePolicy``: the trust document to put back (JSON text)."""
+    undo: dict[str, Any] = Field(default_factory=lambda: dynamodb_value({}))
+    """The call that undoes the revert, as a DynamoDB map; ``{"api": "none", "reason": ...}`` for a deleted
+    credential, which nothing can bring back (:mod:`warden.approvals` refuses to undo it)."""
+    command: str = ""
+    """The AWS CLI command that reverts, for a dry run's or an approval's notification."""
+
+
+def _iam_identity(arn: str) -> tuple[str, IamTargetKind, str] | None:
+    """``(account, kind, name)`` of an IAM user, role or group ARN (any path; the name as written)."""
+    parts = arn.strip().split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam":
+        return None
+    kind, _, rest = parts[5].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    if kind not in KIND_PASCAL or not name:
+        return None
+    return parts[4], kind, name  # type: ignore[return-value]
+
+
+def _detail(finding: Finding, key: str) -> str:
+    value = finding.details.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _not_applicable(finding: Finding, why: str) -> RevertPlan:
+    return RevertPlan(
+        status="NOT_APPLICABLE",
+        summary=f"{why} revert-policy-change changed nothing; a person must judge finding {finding.id} "
+        f"({finding.detector}) by hand.",
+    )
+
+
+def find_revert(request: RevertTargetCheck, settings: ResponseConfig) -> RevertPlan:
+    """The change a finding reports, as the IAM call that reverts it, on the identity the finding names.
+
+    The identity is always the finding's ``principal`` (sealed into the finding's id); ``details`` only say
+    what was changed on it, and must name the same identity. What IAM holds now is checked afterwards by
+    :func:`decide_revert`.
+    """
+    finding = request.finding
+    identity = _iam_identity(finding.principal)
+    if finding.detector not in REVERTING_DETECTORS:
+        return _not_applicable(finding, f"{finding.detector} findings name no change Warden can revert safely.")
+    if identity is None:
+        return _not_applicable(
+            finding,
+            f"The finding's principal {finding.principal} is not an IAM user, role or group (for a "
+            "policy version, the previous default version is not known).",
+        )
+    account, kind, name = identity
+    if account != settings.account_id or finding.account != settings.account_id:
+        return RevertPlan(
+            status="REFUSED_MISMATCH",
+            summary=f"{finding.principal}: the finding (account {finding.account}) or its target is not in this "
+            f"stack's account {settings.account_id}; Warden acts only in its own account, and changed nothing.",
+        )
+    described = _detail(finding, "target") or _detail(finding, "role")
+    if described and not _same_identity(described, finding.principal):
+        return RevertPlan(
+            status="REFUSED_MISMATCH",
+            summary=f"The finding's details name {described}, not its principal {finding.principal}: it is "
+            "wrong or forged, and nothing was changed.",
+        )
+    planned = {
+        "broad-permissions-granted": _grant_revert,
+        "external-trust-policy": _trust_revert,
+        "credentials-created-for-another-user": _credential_revert,
+    }[finding.detector]
+    return planned(finding, kind, name)
+
+
+def _grant_revert(finding: Finding, kind: IamTargetKind, name: str) -> RevertPlan:
+    policy_arn, policy_name = _detail(finding, "policy_arn"), _detail(finding, "policy_name")
+    plan = {"target_type": kind, "target_name": name}
+    if policy_arn:
+        summary = f"detach {policy_arn} from {kind} {name}"
+        change = f"Detach{KIND_PASCAL[kind]}Policy"
+        return RevertPlan(status="FOUND", summary=summary, change=change, policy_arn=policy_arn, **plan)
+    if policy_name:
+        summary = f"delete inline policy {policy_name} of {kind} {name}"
+        change = f"Delete{KIND_PASCAL[kind]}Policy"
+        return RevertPlan(status="FOUND", summary=summary, change=change, policy_name=policy_name, **plan)
+    return _not_applicable(finding, "The finding names neither the policy attached nor the inline policy put.")
+
+
+def _trust_revert(finding: Finding, kind: IamTargetKind, name: str) -> RevertPlan:
+    if kind != "role":
+        return _not_applicable(finding, f"{finding.principal} is not a role.")
+    if not policy_text(finding.details.get("previous_document")):
+        outside = ", ".join(map(str, finding.details.get("outside_principals") or [])) or "see the finding"
+        return RevertPlan(
+            status="NOTHING_TO_RESTORE",
+            summary=f"Nothing to restore for role {name}: Warden never saw its trust policy before this change "
+            "(the role was created with it, or before Warden's memory of it). Remove the outside principals "
+            f"from its trust policy by hand ({outside}).",
+        )
+    summary = f"put back the previous trust policy of role {name}"
+    return RevertPlan(
+        status="FOUND", summary=summary, change="UpdateAssumeRolePolicy", target_type=kind, target_name=name
+    )
+
+
+def _credential_revert(finding: Finding, kind: IamTargetKind, name: str) -> RevertPlan:
+    if kind != "user":
+        return _not_applicable(finding, f"{finding.principal} is not a user.")
+    credential = _detail(finding, "credential")
+    if credential == "access key":
+        key = finding.access_key_id or ""
+        if not key or _detail(finding, "created_credential_id") not in ("", key):
+            return _not_applicable(finding, "The finding does not name the access key that was created.")
+        summary = f"delete access key {key} of user {name}"
+        return RevertPlan(
+            status="FOUND",
+            summary=summary,
+            change="DeleteAccessKey",
+            access_key_id=key,
+            target_type=kind,
+            target_name=name,
+        )
+    if credential == "console password":
+        summary = f"delete the console password of user {name}"
+        return RevertPlan(
+            status="FOUND", summary=summary, change="DeleteLoginProfile", target_type=kind, target_name=name
+        )
+    return _not_applicable(finding, "The finding does not say which credential was created.")
+
+
+def _same_identity(a: str, b: str) -> bool:
+    left, right = _iam_identity(a), _iam_identity(b)
+    return (
+        left is not None
+        and right is not None
+        and (left[0], left[1], left[2].lower()) == (right[0], right[1], right[2].lower())
+    )
+
+
+def _protected_entry(arn: str, protected: tuple[str, ...]) -> str | None:
+    """The protected entry covering a user, role, session or group ARN; groups by ARN or pattern like the rest."""
+    identity = _iam_identity(arn)
+    if identity is None or identity[1] != "group":
+        return protected_match(arn, protected)
+    account, _, name = identity
+    for entry in protected:
+        parts = entry.strip().split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("group/"):
+            continue
+        wanted = parts[5].rsplit("/", 1)[-1].lower()
+        if fnmatchcase(account, parts[4] or "*") and fnmatchcase(name.lower(), wanted):
+            return entry
+    return None
+
+
+def _same_document(a: Any, b: Any) -> bool:
+    """Whether two policy documents (dicts, JSON text, IAM's URL-encoded JSON) say the same thing, as JSON."""
+    left, right = policy_text(a), policy_text(b)
+    if left is None or right is None:
+        return False
+    try:
+        return bool(json.loads(left) == json.loads(right))
+    except ValueError:
+        return left == right
+
+
+def _revert_state(
+    plan: RevertPlan, finding: Finding, current: dict[str, Any], target: dict[str, Any]
+) -> Decision | None:
+    """Refusals from what IAM holds now: already reverted (``NO_ACTION``) or changed since the finding."""
+    change, name = plan.change, plan.target_name
+    if change.startswith("Detach"):
+        attached = [p.get("PolicyArn") for p in current.get("attached") or [] if isinstance(p, dict)]
+        if plan.policy_arn not in attached:
+            return _refuse(
+                "NO_ACTION",
+                "already-detached",
+                f"{plan.policy_arn} is no longer attached to {plan.target_type} {name}; nothing was changed.",
+            )
+    elif change.startswith("Delete") and change.endswith("Policy"):
+        document = current.get("document")
+        if policy_text(document) is None:
+            return _refuse(
+                "NO_ACTION",
+                "already-deleted",
+                f"Inline policy {plan.policy_name} of {plan.target_type} {name} no longer exists; nothing was changed.",
+            )
+        put = finding.details.get("policy_document")
+        if not _same_document(document, put):
+            return _refuse(
+                "REFUSED_MISMATCH",
+                "changed-since",
+                f"Inline policy {plan.policy_name} of "
+                f"{plan.target_type} {name} is not the document the finding reports (it changed since, or "
+                "the finding does not carry it): Warden changed nothing. Review it by hand.",
+            )
+    elif change == "UpdateAssumeRolePolicy":
+        in_force = target.get("Trust")
+        if _same_document(in_force, finding.details.get("previous_document")):
+            return _refuse(
+                "NO_ACTION",
+                "already-restored",
+                f"Role {name} already has its previous trust policy; nothing was changed.",
+            )
+        if not _same_document(in_force, finding.details.get("document")):
+            return _refuse(
+                "REFUSED_MISMATCH",
+                "changed-since",
+                f"The trust policy of role {name} is not the one the "
+                "finding reports (it changed since, or the finding does not carry it): Warden changed "
+                "nothing. Review it by hand.",
+            )
+    elif change == "DeleteAccessKey":
+        keys = [k.get("AccessKeyId") if isinstance(k, dict) else k for k in current.get("keys") or []]
+        if plan.access_key_id not in keys:
+            return _refuse(
+                "NO_ACTION",
+                "already-deleted",
+                f"User {name} no longer holds access key {plan.access_key_id}; nothing was changed.",
+            )
+    elif change == "DeleteLoginProfile" and not current.get("login_profile"):
+        return _refuse("NO_ACTION", "already-deleted", f"User {name} has no console password; nothing was changed.")
+    return None
+
+
+def _revert_call(
+    plan: RevertPlan, finding: Finding, target: dict[str, Any], current: dict[str, Any]
+) -> tuple[str, dict[str, Any], str]:
+    """What the revert does: (its summary, the undo record, the AWS CLI command)."""
+    kind, name, change = plan.target_type, plan.target_name, plan.change
+    undo: dict[str, Any]
+    param = f"{KIND_PASCAL.get(kind, 'User')}Name"
+    flag = f"--{kind}-name {shlex.quote(name)}"
+    if change.startswith("Detach"):
+        undo = {"api": f"iam:Attach{KIND_PASCAL[kind]}Policy", param: name, "PolicyArn": plan.policy_arn}
+        command = f"aws iam detach-{kind}-policy {flag} --policy-arn {shlex.quote(plan.policy_arn)}"
+        return f"detach {plan.policy_arn} from {kind} {name}", undo, command
+    if change == "UpdateAssumeRolePolicy":
+        previous = policy_text(finding.details.get("previous_document")) or ""
+        undo = {
+            "api": "iam:UpdateAssumeRolePolicy",
+            "RoleName": name,
+            "PolicyDocument": policy_text(target.get("Trust")),
+        }
+        command = (
+            f"aws iam update-assume-role-policy --role-name {shlex.quote(name)} "
+            f"--policy-document {shlex.quote(previous)}"
+        )
+        return f"put back the previous trust policy of role {name}", undo, command
+    if change == "DeleteAccessKey":
+        undo = {
+            "api": "none",
+            "UserName": name,
+            "AccessKeyId": plan.access_key_id,
+            "reason": "a deleted access key cannot be restored; create a new one if the user needs one.",
+        }
+        command = f"aws iam delete-access-key {flag} --access-key-id {shlex.quote(plan.access_key_id)}"
+        return f"delete access key {plan.access_key_id} of user {name}", undo, command
+    if change == "DeleteLoginProfile":
+        undo = {
+            "api": "none",
+            "UserName": name,
+            "reason": "a deleted console password cannot be restored; create a new one if the user needs one.",
+        }
+        return f"delete the console password of user {name}", undo, f"aws iam delete-login-profile {flag}"
+    undo = {
+        "api": f"iam:Put{KIND_PASCAL.get(kind, 'User')}Policy",
+        param: name,
+        "PolicyName": plan.policy_name,
+        "PolicyDocument": policy_text(current.get("document")),
+    }
+    command = f"aws iam delete-{kind}-policy {flag} --policy-name {shlex.quote(plan.policy_name)}"
+    return f"delete inline policy {plan.policy_name} of {kind} {name}", undo, command
+
+
+def decide_revert(request: RevertCheck, settings: ResponseConfig) -> RevertDecision:
+    """May ``revert-policy-change`` undo the change, now that IAM has described its target? With the undo.
+
+    Protection applies to both ends of a change: a protected *target* (by entry, pattern or the
+    ``warden:protected`` tag) is never touched, and a change *made by* a protected principal (or by
+    Warden itself) is not undone automatically either: a break-glass administrator's grant is for a person
+    to judge. Deleting a credential cannot be undone, so it is done only once a person approves: in
+    ``auto`` mode the decision asks for approval instead.
+    """
+    finding, target = request.finding, request.target
+    plan = find_revert(RevertTargetCheck(check="revert-target", playbook=request.playbook, finding=finding), settings)
+    if plan.status != "FOUND":
+        decision = _refuse(
+            "NO_ACTION" if plan.status == "NOT_APPLICABLE" else plan.status, plan.status.lower(), plan.summary
+        )
+        return RevertDecision(**decision.model_dump(), change=plan.change, target_name=plan.target_name)
+    target_arn = str(target.get("Arn", ""))
+    what, undo, command = _revert_call(plan, finding, target, request.current)
+    extra: dict[str, Any] = {
+        "change": plan.change,
+        "target_name": plan.target_name,
+        "undo": dynamodb_value(undo),
+        "command": command,
+        "document": (policy_text(finding.details.get("previous_document")) or "")
+        if plan.change == "UpdateAssumeRolePolicy"
+        else "",
+    }
+    decision = (
+        _revert_refusal(request, plan, target_arn, settings)
+        or _revert_state(plan, finding, request.current, target)
+        or _revert_mode(settings, request, plan, what)
+    )
+    return RevertDecision(**decision.model_dump(), **extra)
+
+
+def _revert_refusal(
+    request: RevertCheck, plan: RevertPlan, target_arn: str, settings: ResponseConfig
+) -> Decision | None:
+    finding = request.finding
+    actor = _detail(finding, "actor")
+    by_actor = _protected_entry(actor, settings.protected) if actor else None
+    if by_actor:
+        return _refuse(
+            "REFUSED_PROTECTED",
+            "protected-actor",
+            f"The change was made by {actor}, a protected principal (entry {by_actor}): Warden does not undo a "
+            "protected principal's change. A person must judge it.",
+        )
+    covered = _protected_entry(target_arn, settings.protected) or _protected_entry(
+        finding.principal, settings.protected
+    )
+    if covered or _tagged_protected({"Tags": request.tags}):
+        entry = f"entry {covered}" if covered else "tag warden:protected=true"
+        return _refuse(
+            "REFUSED_PROTECTED",
+            "protected-principal",
+            f"{target_arn or finding.principal} is a protected principal ({entry}): Warden refused to "
+            f"{plan.summary}. Investigate by hand.",
+        )
+    identity = _iam_identity(target_arn)
+    if identity is None or identity[0] != settings.account_id or not _same_identity(target_arn, finding.principal):
+        return _refuse(
+            "REFUSED_MISMATCH",
+            "target-mismatch",
+            f"IAM's {plan.target_type} {target_arn or plan.target_name} is not the finding's principal "
+            f"{finding.principal} in this stack's account {settings.account_id}: nothing was changed.",
+        )
+    return None
+
+
+def _revert_mode(settings: ResponseConfig, request: RevertCheck, plan: RevertPlan, what: str) -> Decision:
+    """The mode's decision; a credential is deleted only with a person's approval, whatever the mode says.
+
+    An unanswered approval to delete a credential is a rejection even when ``ApprovalDefault`` is ``approve``:
+    that default is for reversible containment.
+    """
+    gated = _gate(settings, request, what)
+    if gated:
+        return gated
+    summary = f"Warden will {what}."
+    decision = _acting(settings, request, status="REVERTED", reason="revert", summary=summary)
+    if plan.change not in CREDENTIAL_CHANGES:
+        return decision
+    if not decision.approval:
+        summary = (
+            "Awaiting approval (deleting a credential cannot be undone, so Warden never does it without a "
+            f"person, whatever the mode): {summary}"
+        )
+        decision = decision.model_copy(update={"mode": "approve", "approval": True, "summary": summary})
+    return decision.model_copy(update={"approval_default": "reject"})
+
+
+# ---------------------------------------------------------------------------------------------------
+# contain-bedrock-api-key (H1)
+# ---------------------------------------------------------------------------------------------------
+
+BEARER_DENY_POLICY = "warden-deny-bedrock-bearer"
+"""The inline policy ``contain-bedrock-api-key`` puts on a principal whose short-term keys must stop working."""
+BEARER_ACTIONS = ("bedrock:CallWithBearerToken", "bedrock-mantle:CallWithBearerToken")
+"""What every call signed with a Bedrock API key needs, on the runtime and on the OpenAI-compatible endpoint."""
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+CREDENTIAL_PREFIX = "ACCA"
+"""IAM's prefix of a service-specific credential id."""
+API_KEY_PLAYBOOK = "contain-bedrock-api-key"
+DEACTIVATE = "deactivate-credential"
+DENY_USER = "deny-bearer-user"
+DENY_ROLE = "deny-bearer-role"
+
+
+class ApiKeyTarget(BaseModel):
+    kind: Literal["user", "role"] | None
+    """Which IAM principal holds or minted the key (None: nothing of this account for the playbook to ask IAM)."""
+    name: str | None
+    """The user's or role's name (IAM resolves its path)."""
+    credential_id: str | None = None
+    """The service-specific credential (``ACCA...``) the finding names; None when it names none (a short-term
+    key, or a long-term key's use, which CloudTrail does not tie to a credential id)."""
+    status: Literal["FOUND", "NOT_APPLICABLE", "REFUSED_MISMATCH"]
+    summary: str
+
+
+class ApiKeyDecision(Decision):
+    action: Literal["deactivate-credential", "deny-bearer-user", "deny-bearer-role", ""] = ""
+    """What the playbook does when it acts: deactivate ``credential_id``, or put the deny on the user or role."""
+    user_name: str = ""
+    """The IAM user whose credential is deactivated or who gets the deny (empty for a role)."""
+    role_name: str = ""
+    credential_id: str = ""
+    policy_name: str = BEARER_DENY_POLICY
+    policy_document: str = ""
+    """The deny, as the JSON text ``iam:Put{User,Role}Policy`` takes (empty when the action is a deactivation)."""
+    had_previous_policy: bool = False
+    target_arn: str = ""
+    """The principal as IAM names it (path included)."""
+    undo: dict[str, Any] = Field(default_factory=lambda: dynamodb_value({}))
+    """The call that undoes the action, as a DynamoDB map for the incident's action record."""
+    command: str = ""
+    """The AWS CLI command that would act, for a dry run's notification."""
+
+
+def api_key_credential(finding: Finding) -> str | None:
+    """The service-specific credential id a finding names: its ``access_key_id``, else ``details``'."""
+    for candidate in (finding.access_key_id, finding.details.get("service_specific_credential_id")):
+        if isinstance(candidate, str) and candidate.startswith(CREDENTIAL_PREFIX):
+            return candidate
+    return None
+
+
+def find_api_key(request: ApiKeyTargetCheck, settings: ResponseConfig) -> ApiKeyTarget:
+    """Whose Bedrock API key a finding reports: a user (long-term keys live on users; a user can also mint
+    short-term ones) or a role (an assumed-role session mints short-term keys only), in this account."""
+    finding, principal = request.finding, request.finding.principal
+    credential = api_key_credential(finding)
+    if credential is None and finding.playbook != API_KEY_PLAYBOOK:
+        return ApiKeyTarget(
+            kind=None,
+            name=None,
+            status="NOT_APPLICABLE",
+            summary=f"The finding is not about a Bedrock API key, so {request.playbook} changed nothing. "
+            f"Recommended playbook: {finding.playbook}.",
+        )
+    ref = PrincipalRef.parse(principal)
+    parts = principal.strip().split(":", 5)
+    kind = ref.kind if ref is not None and ref.kind != "root" else None
+    if kind is None or (kind == "role" and credential is not None):
+        what = "a service-specific credential belongs to an IAM user" if kind else "it names no IAM user or role"
+        return ApiKeyTarget(
+            kind=None,
+            name=None,
+            status="NOT_APPLICABLE",
+            summary=f"The finding's principal {principal} cannot be contained by {request.playbook} ({what}); "
+            f"nothing was changed. Recommended playbook: {finding.playbook}. Investigate by hand.",
+        )
+    if parts[4] != settings.account_id or finding.account != settings.account_id:
+        return ApiKeyTarget(
+            kind=None,
+            name=None,
+            status="REFUSED_MISMATCH",
+            summary=f"{principal}: the finding (account {finding.account}) or its principal is not in this stack's "
+            f"account {settings.account_id}; Warden acts only in its own account, and changed nothing.",
+        )
+    resource = parts[5].partition("/")[2]
+    name = resource.split("/", 1)[0] if parts[2] == "sts" else resource.rsplit("/", 1)[-1]
+    return ApiKeyTarget(kind=kind, name=name, credential_id=credential, status="FOUND", summary=f"{kind} {name}")
+
+
+def bearer_deny_policy() -> dict[str, Any]:
+    """Deny every call signed with a Bedrock API key: the principal's other permissions are untouched."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "WardenDenyBedrockApiKeys", "Effect": "Deny", "Action": list(BEARER_ACTIONS), "Resource": "*"}
+        ],
+    }
+
+
+def _bedrock_credentials(listed: Any) -> list[dict[str, Any]]:
+    """The user's Bedrock credentials (``ServiceSpecificCredentialId``, ``Status``) from the playbook's two lists.
+
+    The playbook keeps only ids and statuses of ListServiceSpecificCredentials' answer (listed for the user and
+    Bedrock alone): lists that do not pair up are read as no credential, so nothing is deactivated on a guess.
+    """
+    lists = listed if isinstance(listed, dict) else {}
+    ids, statuses = lists.get("ids"), lists.get("statuses")
+    if not isinstance(ids, list) or not isinstance(statuses, list) or len(ids) != len(statuses):
+        return []
+    return [{"ServiceSpecificCredentialId": str(i), "Status": str(s)} for i, s in zip(ids, statuses, strict=True)]
+
+
+def decide_api_key(request: ApiKeyContainmentCheck, settings: ResponseConfig) -> ApiKeyDecision:
+    """May the playbook contain the key, and how? With the call that undoes it.
+
+    A long-term key named by the finding is deactivated; without an id, a user's one active Bedrock
+    credential is. Otherwise (a role's or a user's short-term keys, or several active credentials of which
+    CloudTrail does not say which one was used) every call signed with an API key is denied to the principal.
+    """
+    finding, principal = request.finding, request.principal
+    kind = str(request.target.get("kind"))
+    arn, name = str(principal.get("Arn", "")), str(principal.get("Name", ""))
+    refused = _refuse_target(
+        arn,
+        finding,
+        settings,
+        acting="contain its Bedrock API keys",
+        tagged=_tagged_protected(principal),
+        mismatch=("principal-mismatch", f"IAM's {kind} {arn} is not the finding's principal {finding.principal}: "
+                  "nothing was changed."),
+    )  # fmt: skip
+    if refused:
+        return ApiKeyDecision(**refused.model_dump(), target_arn=arn)
+    if kind == "role" and str(principal.get("Path", "/")).startswith(SERVICE_LINKED_PATH):
+        decision = _refuse(
+            "REFUSED_PROTECTED",
+            "service-linked-role",
+            f"{arn} is a service-linked role, which takes no inline policy: Warden changed nothing. "
+            "Investigate by hand.",
+        )
+        return ApiKeyDecision(**decision.model_dump(), target_arn=arn)
+    if kind == "user":
+        credentials = _bedrock_credentials(request.credentials)
+        named = request.target.get("credential_id")
+        if isinstance(named, str) and named:
+            return _deactivation(request, settings, name, arn, named, credentials)
+        active = [c for c in credentials if c.get("Status") == "Active"]
+        if len(active) == 1:
+            only = str(active[0].get("ServiceSpecificCredentialId"))
+            return _deactivation(request, settings, name, arn, only, active)
+        why = (
+            f"it holds {len(active)} active Bedrock API keys and CloudTrail does not say which one was used"
+            if active
+            else "it holds no active long-term Bedrock API key, so the key was a short-term one it minted"
+        )
+        return _bearer_deny(request, settings, kind, name, arn, why)
+    why = "its sessions mint short-term keys, which IAM cannot revoke one by one"
+    return _bearer_deny(request, settings, "role", name, arn, why)
+
+
+def _deactivation(
+    request: ApiKeyContainmentCheck,
+    settings: ResponseConfig,
+    user: str,
+    arn: str,
+    credential_id: str,
+    credentials: list[dict[str, Any]],
+) -> ApiKeyDecision:
+    finding = request.finding
+    undo = {
+        "api": "iam:UpdateServiceSpecificCredential",
+        "UserName": user,
+        "ServiceSpecificCredentialId": credential_id,
+        "Status": "Active",
+    }
+    extra: dict[str, Any] = {
+        "action": DEACTIVATE,
+        "user_name": user,
+        "credential_id": credential_id,
+        "target_arn": arn,
+        "undo": dynamodb_value(undo),
+        "command": f"aws iam update-service-specific-credential --user-name {user} "
+        f"--service-specific-credential-id {credential_id} --status Inactive",
+    }
+    subject = f"Bedrock API key {credential_id} of {arn}"
+    found = next((c for c in credentials if c.get("ServiceSpecificCredentialId") == credential_id), None)
+    if found is None:
+        decision = _refuse(
+            "REFUSED_MISMATCH",
+            "credential-mismatch",
+            f"IAM lists no Bedrock API key {credential_id} for {arn}, the finding's principal "
+            f"{finding.principal}: it belongs to another user or no longer exists. The finding is wrong or "
+            "forged, and nothing was changed.",
+        )
+    elif found.get("Status") != "Active":
+        decision = _refuse(
+            "NO_ACTION", "already-inactive", f"{subject} was already {found.get('Status')}; nothing was changed."
+        )
+    else:
+        decision = _gate(settings, request, f"deactivated {subject}") or _acting(
+            settings,
+            request,
+            status="CONTAINED",
+            reason="deactivate",
+            summary=f"Deactivate {subject}: calls signed with it are refused. The key is not deleted.",
+        )
+    return ApiKeyDecision(**decision.model_dump(), **extra)
+
+
+def _bearer_deny(
+    request: ApiKeyContainmentCheck,
+    settings: ResponseConfig,
+    kind: str,
+    name: str,
+    arn: str,
+    why: str,
+) -> ApiKeyDecision:
+    document = json.dumps(bearer_deny_policy(), separators=(",", ":"))
+    previous = policy_text(request.previous_document)
+    key = "UserName" if kind == "user" else "RoleName"
+    undo: dict[str, Any] = {"api": f"iam:Delete{kind.title()}Policy", key: name, "PolicyName": BEARER_DENY_POLICY}
+    if previous is not None:
+        undo = {**undo, "api": f"iam:Put{kind.title()}Policy", "PolicyDocument": previous}
+    extra: dict[str, Any] = {
+        "action": DENY_USER if kind == "user" else DENY_ROLE,
+        "user_name": name if kind == "user" else "",
+        "role_name": name if kind == "role" else "",
+        "policy_document": document,
+        "had_previous_policy": previous is not None,
+        "target_arn": arn,
+        "undo": dynamodb_value(undo),
+        "command": f"aws iam put-{kind}-policy --{kind}-name {name} --policy-name {BEARER_DENY_POLICY} "
+        f"--policy-document '{document}'",
+    }
+    if previous is not None and _same_document(previous, bearer_deny_policy()):
+        decision = _refuse(
+            "NO_ACTION",
+            "already-denied",
+            f"{arn} already holds {BEARER_DENY_POLICY}: its Bedrock API keys are refused; nothing was changed.",
+        )
+        return ApiKeyDecision(**decision.model_dump(), **extra)
+    would = f"denied every Bedrock API key call to {arn} ({why})"
+    decision = _gate(settings, request, would) or _acting(
+        settings,
+        request,
+        status="CONTAINED",
+        reason="deny-bearer",
+        summary=f"Deny every call signed with a Bedrock API key to {arn} ({why}): its short-term keys die with "
+        "this deny, legitimate ones included; its other permissions are untouched.",
+    )
+    return ApiKeyDecision(**decision.model_dump(), **extra)
+
+
+# --- end of contain-bedrock-api-key (H1) ---
 
 
 def identify_incident(request: IncidentCheck) -> Incident:
@@ -536,6 +1387,22 @@ def evaluate(request: Request, settings: ResponseConfig, now: datetime) -> dict[
         answer = decide_revocation(request, settings)
     elif isinstance(request, LoggingRestoreCheck):
         answer = decide_logging_restore(request, settings)
+    elif isinstance(request, RateCheck):
+        answer = check_rate(request, settings)
+    elif isinstance(request, RevertTargetCheck):
+        answer = find_revert(request, settings)
+    elif isinstance(request, RevertCheck):
+        answer = decide_revert(request, settings)
+    # --- Notifications (H4): what a Notify state publishes, composed in warden.notify.compose ---
+    elif isinstance(request, NotificationCheck):
+        answer = compose_notification(request)
+    # --- end of Notifications (H4) ---
+    # --- contain-bedrock-api-key (H1) ---
+    elif isinstance(request, ApiKeyTargetCheck):
+        answer = find_api_key(request, settings)
+    elif isinstance(request, ApiKeyContainmentCheck):
+        answer = decide_api_key(request, settings)
+    # --- end of contain-bedrock-api-key (H1) ---
     else:
         answer = decide_containment(request, settings)
     return answer.model_dump(mode="json")

@@ -74,4 +74,5 @@ def detection_service(config: DetectorConfig, family: Family) -> DetectionServic
         max_event_age=config.max_event_age,
         max_clock_skew=config.max_clock_skew,
         settings=config.settings,
+        routes=config.routes,
     )

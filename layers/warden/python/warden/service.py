@@ -39,6 +39,7 @@ from warden.models.guardduty import GUARDDUTY_DETAIL_TYPE
 from warden.models.wire import truncated
 from warden.observability import logger, metrics
 from warden.ports import DeadLetterSink, FindingPublisher, StateStore, StoredState
+from warden.routing import Route, playbook_for
 from warden.settings import DEFAULT_SETTINGS, Settings
 
 STATE_ATTEMPTS = 3
@@ -116,6 +117,8 @@ class DetectionService:
     state_budget: int = STATE_BUDGET_BYTES
     settings: Settings = DEFAULT_SETTINGS
     merge_window: timedelta = MERGE_WINDOW
+    routes: tuple[Route, ...] = ()
+    """The stack's routing table: an entry naming a playbook replaces the one a detector recommends."""
 
     def handle(self, event: object, context: Any = None, *, now: datetime | None = None) -> DetectionResult:
         """Process one EventBridge event of any shape (CloudTrail or GuardDuty); raise only when a port fails.
@@ -276,10 +279,22 @@ class DetectionService:
 
     def _publish(self, findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
         """Publish the findings that are not repeats of one published within the merge window."""
-        fresh = [merged for finding in findings if (merged := self._merged(finding)) is not None]
+        routed = (self._routed(finding) for finding in findings)
+        fresh = [merged for finding in routed if (merged := self._merged(finding)) is not None]
         if fresh:
             self.publisher.publish(fresh)
         return tuple(fresh)
+
+    def _routed(self, finding: Finding) -> Finding:
+        """``finding`` sent to the playbook the routing table names for its family and severity, if any.
+
+        Re-sealed, so that its id covers the playbook that answers it; the same on every retry.
+        """
+        playbook = playbook_for(self.routes, finding.family, finding.severity, finding.playbook)
+        if playbook == finding.playbook:
+            return finding
+        details = {**finding.details, "recommended_playbook": finding.playbook}
+        return Finding.sealed({**finding.model_dump(mode="json"), "playbook": playbook, "details": details})
 
     def _merged(self, finding: Finding) -> Finding | None:
         """``finding`` to publish (with the count of repeats merged since the last one), or None for a repeat.
