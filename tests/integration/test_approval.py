@@ -40,7 +40,7 @@ def test_approve_mode_waits_and_acts_once_a_person_approves(approve_stack: Local
     assert key_status(approve_stack, user, key) == "Active", "nothing changes before the approval"
     waiting = incident(approve_stack, finding["id"])["FINDING"]
     assert waiting["status"] == "AWAITING_APPROVAL"
-    assert f"Disable {key}" in waiting["summary"]
+    assert f"Disable access key {key}" in waiting["summary"]
     (request,) = approve_stack.notifications()
     assert request["attributes"]["outcome"] == "AWAITING_APPROVAL"
     assert request["attributes"]["incident"] == finding["id"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -293,3 +296,83 @@ def test_the_failure_recorder_notifies_whatever_it_is_given(
 
     (notification,) = auto_stack.notifications()
     assert outcome_text in notification["message"]
+
+
+# ------------------------------------------------------------------ the options: every key, and an inline deny
+
+
+@pytest.fixture(scope="module")
+def thorough_stack(deploy: Callable[..., LocalStack]) -> LocalStack:
+    patterns = "arn:aws:iam::*:user/BreakGlass*"
+    return deploy(ResponseMode="auto", ContainAllUserKeys="true", ContainUserDeny="true", ProtectedPrincipals=patterns)
+
+
+def _items(stack: LocalStack, finding_id: str) -> list[dict[str, Any]]:
+    from warden_local.run import incident_items
+
+    return incident_items(stack, finding_id)
+
+
+def test_every_active_key_and_an_inline_deny_each_recorded_with_its_undo(thorough_stack: LocalStack) -> None:
+    iam = thorough_stack.client("iam")
+    user, arn, (stolen, second) = new_user(thorough_stack, keys=2)
+    finding = finding_for(arn, stolen)
+
+    execution = run_playbook(thorough_stack, finding)
+
+    assert execution.status == "SUCCEEDED"
+    assert (key_status(thorough_stack, user, stolen), key_status(thorough_stack, user, second)) == ("Inactive",) * 2
+    document = iam.get_user_policy(UserName=user, PolicyName="warden-deny-bedrock-and-credentials")["PolicyDocument"]
+    document = json.loads(unquote(document)) if isinstance(document, str) else document
+    bedrock, credentials = document["Statement"]
+    assert bedrock["Effect"] == credentials["Effect"] == "Deny"
+    assert {"bedrock:InvokeModel*", "bedrock:Converse*"} <= set(bedrock["Action"])
+    assert {"iam:CreateAccessKey", "sts:GetSessionToken", "iam:CreateServiceSpecificCredential"} <= set(
+        credentials["Action"]
+    )
+    actions = [item for item in _items(thorough_stack, finding["id"]) if str(item["sk"]).startswith("ACTION#")]
+    undos = sorted((item["action"], item["undo"]["api"], item["undo"].get("AccessKeyId")) for item in actions)
+    expected = [
+        ("deactivate-access-key", "iam:UpdateAccessKey", stolen),
+        ("deactivate-access-key", "iam:UpdateAccessKey", second),
+        ("deny-bedrock-and-credentials", "iam:DeleteUserPolicy", None),
+    ]
+    assert undos == sorted(expected)
+    assert all(item["state"] == "DONE" for item in actions)
+    outcome = incident(thorough_stack, finding["id"])["FINDING"]
+    assert outcome["status"] == "CONTAINED"
+    assert "aws iam delete-user-policy" in outcome["summary"]
+
+
+def test_an_inactive_named_key_is_left_alone_and_the_rest_still_contained(thorough_stack: LocalStack) -> None:
+    iam = thorough_stack.client("iam")
+    user, arn, (stolen, other) = new_user(thorough_stack, keys=2)
+    iam.update_access_key(UserName=user, AccessKeyId=stolen, Status="Inactive")
+    finding = finding_for(arn, stolen)
+
+    run_playbook(thorough_stack, finding)
+
+    assert key_status(thorough_stack, user, other) == "Inactive"
+    assert iam.list_user_policies(UserName=user)["PolicyNames"] == ["warden-deny-bedrock-and-credentials"]
+    touched = {item["undo"].get("AccessKeyId") for item in _items(thorough_stack, finding["id"]) if "undo" in item}
+    assert stolen not in touched, "the key that was already inactive has no undo that would wake it"
+
+
+@pytest.mark.parametrize("how", ["pattern", "tag"])
+def test_a_protected_owner_by_pattern_or_tag_is_never_touched(thorough_stack: LocalStack, how: str) -> None:
+    iam = thorough_stack.client("iam")
+    user, arn, (key,) = new_user(thorough_stack, prefix="BreakGlass" if how == "pattern" else "victim")
+    if how == "tag":
+        iam.tag_user(UserName=user, Tags=[{"Key": "warden:protected", "Value": "true"}])
+    finding = finding_for(arn, key)
+
+    execution = run_playbook(thorough_stack, finding)
+
+    assert execution.status == "SUCCEEDED"
+    assert key_status(thorough_stack, user, key) == "Active"
+    assert iam.list_user_policies(UserName=user)["PolicyNames"] == []
+    outcome = incident(thorough_stack, finding["id"])["FINDING"]
+    assert outcome["status"] == "REFUSED_PROTECTED"
+    assert ("arn:aws:iam::*:user/BreakGlass*" if how == "pattern" else "warden:protected") in outcome["summary"]
+    (note,) = thorough_stack.notifications()
+    assert note["attributes"]["outcome"] == "REFUSED_PROTECTED"

@@ -138,6 +138,10 @@ class ResponseConfig(EnvironmentModel):
     """Automatic containments allowed in any hour; beyond it, further ones wait for approval."""
     protected: tuple[str, ...] = Field(default=(), alias="WARDEN_PROTECTED_PRINCIPALS")
     """Protected principals: the ProtectedPrincipals parameter plus the stack's own roles."""
+    contain_all_keys: bool = Field(default=False, alias="WARDEN_CONTAIN_ALL_KEYS")
+    """contain-access-key deactivates every active key of the owner, not only the finding's."""
+    contain_user_deny: bool = Field(default=False, alias="WARDEN_CONTAIN_USER_DENY")
+    """contain-access-key also puts an inline deny of Bedrock invocation and credential creation on the owner."""
     auto_min_severity: Severity = Field(default=Severity.HIGH, alias="WARDEN_AUTO_CONTAIN_MIN_SEVERITY")
     incident_lease: timedelta = Field(default=timedelta(minutes=15), alias="WARDEN_INCIDENT_LEASE_SECONDS")
     """After this long an incident still OPEN belongs to nobody: its execution died unreported."""

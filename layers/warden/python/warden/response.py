@@ -64,6 +64,14 @@ class ContainmentCheck(PlaybookCheck):
     owner_arn: str
     credential: str
     active: bool
+    user_name: str = ""
+    """The key owner's user name, as IAM gave it (for the calls and their undo)."""
+    keys: list[Any] = []
+    """Every key of the owner with its status (``AKIA...=Active``), as ListAccessKeys gave them."""
+    tags: list[Any] = []
+    """The owner's tags (ListUserTags): ``warden:protected=true`` protects it."""
+    previous_deny: Any = None
+    """The owner's inline policy of the deny's name before acting (IAM's URL-encoded JSON), or None."""
 
 
 class RoleTargetCheck(PlaybookCheck):
@@ -273,24 +281,128 @@ def check_finding(request: FindingCheck, settings: ResponseConfig, now: datetime
     return Triage(valid=True, summary=f"finding {finding.id} accepted", **times)
 
 
-def decide_containment(request: ContainmentCheck, settings: ResponseConfig) -> Decision:
-    """May the playbook disable ``request.credential``, which AWS says belongs to ``request.owner_arn``?"""
-    finding, owner = request.finding, request.owner_arn
+USER_DENY_POLICY = "warden-deny-bedrock-and-credentials"
+"""The inline policy ``contain-access-key`` puts on the key's owner when ``ContainUserDeny`` is on."""
+CREDENTIAL_CREATION = (
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:CreateServiceSpecificCredential",
+    "iam:UpdateServiceSpecificCredential",
+    "iam:ResetServiceSpecificCredential",
+    "sts:GetSessionToken",
+    "sts:GetFederationToken",
+)
+
+
+class ContainmentDecision(Decision):
+    keys: list[dict[str, Any]] = []
+    """The keys to deactivate, each ``{"AccessKeyId": ..., "undo": <DynamoDB map>}``: the finding's, and with
+    ``ContainAllUserKeys`` every other active key of its owner."""
+    deny_policy: bool = False
+    """Also put the inline deny of Bedrock invocation and credential creation on the owner."""
+    policy_name: str = USER_DENY_POLICY
+    policy_document: str = ""
+    deny_undo: dict[str, Any] = Field(default_factory=lambda: dynamodb_value({}))
+    done_summary: str = ""
+    """What the outcome says once the actions are done, with how to undo them."""
+    command: str = ""
+    """The AWS CLI commands that would contain, for a dry run's notification."""
+
+
+def user_deny_policy() -> dict[str, Any]:
+    """Deny Bedrock invocation and every way to mint new credentials to the user and its session tokens.
+
+    Deactivating a key does not end the temporary credentials already minted from it with GetSessionToken
+    or GetFederationToken; the user's policies still apply to those, so this deny reaches them too.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "WardenDenyBedrockInvocation", "Effect": "Deny", "Action": list(BEDROCK_INVOCATION),
+             "Resource": "*"},
+            {"Sid": "WardenDenyCredentialCreation", "Effect": "Deny", "Action": list(CREDENTIAL_CREATION),
+             "Resource": "*"},
+        ],
+    }  # fmt: skip
+
+
+def _key_statuses(entries: list[Any]) -> dict[str, str]:
+    pairs = (str(entry).partition("=") for entry in entries if isinstance(entry, str))
+    return {key: status for key, _, status in pairs if key}
+
+
+def decide_containment(request: ContainmentCheck, settings: ResponseConfig) -> ContainmentDecision:
+    """May the playbook disable ``request.credential``, which AWS says belongs to ``request.owner_arn``? And,
+    as the stack configures, the owner's other keys and an inline deny: which, with the undo of each."""
+    finding, owner, user = request.finding, request.owner_arn, request.user_name
     subject = f"{request.credential} of {owner}"
     mismatch = (
         f"{request.credential} belongs to {owner}, not to the finding's principal {finding.principal}: "
         "the finding is wrong or forged, and nothing was changed."
     )
     refused = _refuse_target(
-        owner, finding, settings, acting=f"touch {request.credential}", mismatch=("owner-mismatch", mismatch)
+        owner,
+        finding,
+        settings,
+        acting=f"touch {request.credential}",
+        mismatch=("owner-mismatch", mismatch),
+        tagged=_tagged_protected({"Tags": request.tags}),
     )
     if refused:
-        return refused
-    if not request.active:
-        return _refuse("NO_ACTION", "already-inactive", f"{subject} was already inactive; nothing was changed.")
-    return _gate(settings, request, f"disabled {subject}") or _acting(
-        settings, request, status="CONTAINED", reason="contain", summary=f"Disable {subject}."
+        return ContainmentDecision(**refused.model_dump())
+    statuses = _key_statuses(request.keys)
+    chosen = [request.credential] if request.active else []
+    if settings.contain_all_keys:
+        chosen += [key for key, status in sorted(statuses.items()) if status == "Active" and key != request.credential]
+    deny = settings.contain_user_deny
+    if not chosen and not deny:
+        return ContainmentDecision(
+            **_refuse(
+                "NO_ACTION", "already-inactive", f"{subject} was already inactive; nothing was changed."
+            ).model_dump()
+        )
+    keys = [
+        {"AccessKeyId": key, "undo": dynamodb_value(
+            {"api": "iam:UpdateAccessKey", "UserName": user, "AccessKeyId": key, "Status": "Active"})}
+        for key in chosen
+    ]  # fmt: skip
+    document = json.dumps(user_deny_policy(), separators=(",", ":"))
+    previous = policy_text(request.previous_deny)
+    deny_undo = {"api": "iam:DeleteUserPolicy", "UserName": user, "PolicyName": USER_DENY_POLICY}
+    if previous is not None:
+        deny_undo = {**deny_undo, "api": "iam:PutUserPolicy", "PolicyDocument": previous}
+    plan = [f"disable access key {', '.join(chosen)} of {owner}"] if chosen else []
+    if deny:
+        plan.append(f"deny Bedrock invocation and credential creation to {owner} (inline policy {USER_DENY_POLICY})")
+    commands = [
+        f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive" for key in chosen
+    ]
+    undo_commands = [
+        f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Active" for key in chosen
+    ]
+    if deny:
+        commands.append(
+            f"aws iam put-user-policy --user-name {user} --policy-name {USER_DENY_POLICY} "
+            f"--policy-document '{document}'"
+        )
+        undo_commands.append(f"aws iam delete-user-policy --user-name {user} --policy-name {USER_DENY_POLICY}"
+                             if previous is None else f"aws iam put-user-policy --user-name {user} --policy-name "
+                             f"{USER_DENY_POLICY} --policy-document '{previous}'")  # fmt: skip
+    extra = {
+        "keys": keys,
+        "deny_policy": deny,
+        "policy_document": document,
+        "deny_undo": dynamodb_value(deny_undo),
+        "command": " && ".join(commands),
+        "done_summary": f"Warden did: {'; '.join(plan)}. Undo: {' && '.join(undo_commands)}",
+    }
+    would = " and ".join(plan)
+    decision = _gate(settings, request, would) or _acting(
+        settings, request, status="CONTAINED", reason="contain", summary=f"{would[:1].upper()}{would[1:]}."
     )
+    return ContainmentDecision(**decision.model_dump(), **extra)
 
 
 def _refuse(status: Status, reason: str, summary: str) -> Decision:
