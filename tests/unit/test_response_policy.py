@@ -13,7 +13,6 @@ from tests.conftest import load_json
 from warden.config import ResponseConfig
 from warden.models import Finding, Severity
 from warden.principals import PrincipalRef, protected_match, same_principal
-from warden.routing import parse_routes
 from warden.response import (
     ContainmentCheck,
     FindingCheck,
@@ -33,6 +32,7 @@ from warden.response import (
     identify_incident,
     revocation_policy,
 )
+from warden.routing import parse_routes
 
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 26, 5, 0, 0, 123456, tzinfo=UTC)
@@ -592,3 +592,50 @@ def test_undo_records_are_dynamodb_values() -> None:
     assert dynamodb_value({"a": [1, True, "x", None], "b": None}) == {
         "M": {"a": {"L": [{"N": "1"}, {"BOOL": True}, {"S": "x"}, {"NULL": True}]}}
     }
+
+
+# ------------------------------------------------------------------ contain-access-key's options
+
+
+def _options(**fields: Any) -> ContainmentCheck:
+    return containment(OWNER).model_copy(update={"user_name": "ml-batch-svc", **fields})
+
+
+def test_by_default_only_the_findings_key_is_disabled() -> None:
+    request = _options(keys=[f"{finding().access_key_id}=Active", "AKIAOTHERKEY00000001=Active"])
+    decision = decide_containment(request, settings())
+    assert [key["AccessKeyId"] for key in decision.keys] == [finding().access_key_id]
+    assert decision.deny_policy is False
+    assert decision.keys[0]["undo"]["M"]["Status"] == {"S": "Active"}
+
+
+def test_every_active_key_and_the_deny_when_configured() -> None:
+    named = finding().access_key_id
+    request = _options(keys=[f"{named}=Active", "AKIAOTHERKEY00000001=Active", "AKIAOLDKEY0000000002=Inactive"])
+    decision = decide_containment(request, settings(contain_all_keys=True, contain_user_deny=True))
+    assert [key["AccessKeyId"] for key in decision.keys] == [named, "AKIAOTHERKEY00000001"]
+    assert decision.deny_policy is True
+    statements = json.loads(decision.policy_document)["Statement"]
+    assert all(statement["Effect"] == "Deny" for statement in statements)
+    assert decision.deny_undo == {"M": {"api": {"S": "iam:DeleteUserPolicy"}, "UserName": {"S": "ml-batch-svc"},
+                                        "PolicyName": {"S": "warden-deny-bedrock-and-credentials"}}}  # fmt: skip
+    assert "aws iam put-user-policy" in decision.command and "delete-user-policy" in decision.done_summary
+
+
+def test_an_earlier_deny_is_what_undo_puts_back() -> None:
+    earlier = quote(json.dumps({"Version": "2012-10-17", "Statement": []}))
+    decision = decide_containment(_options(previous_deny=earlier), settings(contain_user_deny=True))
+    assert decision.deny_undo["M"]["api"] == {"S": "iam:PutUserPolicy"}
+    assert json.loads(decision.deny_undo["M"]["PolicyDocument"]["S"]) == {"Version": "2012-10-17", "Statement": []}
+
+
+def test_nothing_to_do_is_no_action_even_with_the_options() -> None:
+    decision = decide_containment(_options(active=False, keys=["AKIAOLD=Inactive"]), settings(contain_all_keys=True))
+    assert (decision.act, decision.status) == (False, "NO_ACTION")
+
+
+def test_a_tagged_owner_is_protected() -> None:
+    tags = [{"Key": "team", "Value": "ml"}, {"Key": "warden:protected", "Value": "TRUE"}]
+    decision = decide_containment(_options(tags=tags), settings())
+    assert (decision.act, decision.status) == (False, "REFUSED_PROTECTED")
+    assert "tag warden:protected=true" in decision.summary
