@@ -51,7 +51,9 @@ GATE_STATES = (
 )
 NO_MODE_CHECKS = {"finding", "incident", "rate", "notification"}
 DECISION_FIELDS = ("mode", "approval", "approval_timeout", "approval_default", "rate_limit")
-TRIAGE_FIELDS = ("requested_mode", "rate_bucket", "rate_previous", "expires_at")
+TRIAGE_FIELDS = ("requested_mode", "rate_bucket", "rate_previous", "expires_at", "responder_role_arn")
+ACTING_SERVICES = ("arn:aws:states:::aws-sdk:iam:", "arn:aws:states:::aws-sdk:bedrock:")
+"""Tasks of these services act as the playbook's responder role (``Credentials.RoleArn``)."""
 
 DYNAMODB_RETRY = [
     {
@@ -382,7 +384,20 @@ def apply(definition: dict[str, Any]) -> dict[str, Any]:
 
     for state in _policy_tasks(rebuilt):
         _carry_mode(state, decide=state is rebuilt.get("Decide"))
+    _act_as_responder(rebuilt, "$.triage.responder_role_arn")
     return result
+
+
+def _act_as_responder(states: dict[str, Any], role_path: str) -> None:
+    """Every IAM and Bedrock Task acts as the responder role; a Map hands the role to its items as ``$.responder``."""
+    for state in states.values():
+        if state.get("Type") == "Task" and str(state.get("Resource", "")).startswith(ACTING_SERVICES):
+            state["Credentials"] = {"RoleArn.$": role_path}
+        elif state.get("Type") == "Map":
+            inner = state.get("ItemProcessor", {}).get("States", {})
+            if any(str(s.get("Resource", "")).startswith(ACTING_SERVICES) for s in inner.values()):
+                state.setdefault("ItemSelector", {})["responder.$"] = role_path
+                _act_as_responder(inner, "$.responder")
 
 
 def _carry_mode(state: dict[str, Any], *, decide: bool) -> None:

@@ -31,7 +31,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,6 +127,18 @@ class EventSource:
     queue_arn: str
     batch_size: int
     report_failures: bool
+
+
+@dataclass(frozen=True)
+class SnsSubscription:
+    """A function subscribed to a topic (SAM ``Events: Type: SNS``, or an ``AWS::SNS::Subscription`` with
+    protocol ``lambda``). Locally the topic delivers to a queue of the runner's, which the runner hands to the
+    function as the SNS event Lambda would give it: moto's own lambda delivery drops the message attributes."""
+
+    function: str  # logical id
+    topic_arn: str
+    queue_url: str
+    subscription_arn: str
 
 
 @dataclass(frozen=True)
@@ -234,6 +246,7 @@ class LocalStack:
         self.invocations: list[dict[str, Any]] = []
         self.event_sources: dict[str, EventSource] = {}  # queue URL -> the function that reads it
         self.log_subscriptions: list[LogSubscription] = []
+        self.sns_subscriptions: list[SnsSubscription] = []
         self.watched_buckets: list[str] = []  # buckets named by the template's S3 Object Created rules
         self._modules: dict[str, ModuleType] = {}
         self._started = time.monotonic()
@@ -260,8 +273,9 @@ class LocalStack:
             "AWS::SNS::Topic",
             "AWS::Events::EventBus",
             "AWS::Logs::LogGroup",
-            "AWS::SNS::Subscription",
+            "AWS::IAM::Role",
             "AWS::Serverless::Function",
+            "AWS::SNS::Subscription",
             "AWS::Serverless::StateMachine",
             "AWS::Events::Rule",
             "AWS::Events::Archive",
@@ -301,6 +315,23 @@ class LocalStack:
                 )
                 self.resolver.refs[logical + "Role"] = role["Role"]["RoleName"]
                 self.resolver.attributes[logical + "Role"] = {"Arn": role["Role"]["Arn"]}
+
+    def _create_role(self, logical: str, props: Mapping[str, Any]) -> None:
+        """An explicit role, with its trust and inline policies (moto keeps them; it does not evaluate them)."""
+        props = self.resolver.resolve(props)
+        iam = self.client("iam")
+        name = props.get("RoleName") or self._physical(logical)
+        role = iam.create_role(
+            RoleName=name,
+            Path=props.get("Path", "/"),
+            AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument", {})),
+        )["Role"]
+        for policy in props.get("Policies", []):
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        self.resolver.refs[logical] = name
+        self.resolver.attributes[logical] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
     def _create_key(self, logical: str, props: Mapping[str, Any]) -> None:
         key = self.client("kms").create_key(Description=str(props.get("Description", logical)))["KeyMetadata"]
@@ -379,7 +410,35 @@ class LocalStack:
 
     def _create_subscription(self, logical: str, props: Mapping[str, Any]) -> None:
         props = self.resolver.resolve(props)
+        if props["Protocol"] == "lambda":
+            function = next((f.logical_id for f in self.functions.values() if f.arn == props["Endpoint"]), None)
+            if function is None:
+                raise ValueError(f"{logical}: only lambda subscriptions to the stack's functions are emulated")
+            self._subscribe_function(function, props["TopicArn"], props)
+            return
         self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
+
+    def _subscribe_function(self, function: str, topic_arn: str, spec: Mapping[str, Any]) -> None:
+        """Subscribe ``function`` to the topic through a delivery queue of the runner's (see :class:`SnsSubscription`).
+
+        The filter policy and its scope apply as SNS applies them. The queue receives the ``sqs`` body of a
+        ``MessageStructure=json`` message, where Lambda would receive the ``lambda`` one.
+        """
+        name = f"{self.stack_name}-sns-{len(self.sns_subscriptions)}-{function}"[:80]
+        url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        attributes = {}
+        if "FilterPolicy" in spec:
+            policy = spec["FilterPolicy"]
+            attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+            if "FilterPolicyScope" in spec:
+                attributes["FilterPolicyScope"] = str(spec["FilterPolicyScope"])
+        subscription = self.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=self._arn("sqs", name), Attributes=attributes
+        )["SubscriptionArn"]
+        self.sns_subscriptions.append(
+            SnsSubscription(function=function, topic_arn=topic_arn, queue_url=url, subscription_arn=subscription)
+        )
+        self._note("deploy", f"{function} subscribed to {topic_arn.split(':')[-1]}")
 
     def _create_function(self, logical: str, props: Mapping[str, Any]) -> None:
         globals_ = self.template.get("Globals", {}).get("Function", {})
@@ -410,8 +469,12 @@ class LocalStack:
         lambda_tasks.register(arn, functools.partial(self.invoke_sync, self.functions[logical]))
 
     def _add_event_sources(self, logical: str, props: Mapping[str, Any]) -> None:
-        """SAM ``Events: Type: SQS``: the function reads the queue in batches."""
+        """SAM ``Events: Type: SQS``: the function reads the queue in batches; ``Type: SNS``: it is subscribed."""
         for event_name, event in props.get("Events", {}).items():
+            if event.get("Type") == "SNS":
+                sns = self.resolver.resolve(event["Properties"])
+                self._subscribe_function(logical, sns["Topic"], sns)
+                continue
             if event.get("Type") != "SQS":
                 continue
             spec = self.resolver.resolve(event["Properties"])
@@ -953,15 +1016,38 @@ class LocalStack:
         self._note("playbook", f"{self.state_machines[arn]} started for finding {finding_id}", {"execution": execution})
         return started
 
-    def settle(self, timeout: float = 60.0) -> None:
-        """Wait for every execution to end, including those that failures start; report failures as AWS would."""
+    def settle(self, timeout: float = 60.0, *, only: Iterable[Execution] | None = None) -> None:
+        """Wait for every execution (or ``only`` these) to end, including those that failures start; report
+        failures as AWS would.
+
+        What the executions published to topics with subscribed functions is then delivered to them.
+        """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        while running := [e for e in self.executions if e.status == "RUNNING"]:
+        chosen = None if only is None else {e.arn for e in only}
+        while running := [e for e in self.executions if e.status == "RUNNING" and (chosen is None or e.arn in chosen)]:
             for execution in running:
                 self._settle_one(sfn, execution, deadline)
+            self.deliver_sns()
             if time.monotonic() > deadline:
                 return
+        self.deliver_sns()
+
+    def deliver_sns(self) -> int:
+        """Hand what the topics delivered to subscribed functions to them, one asynchronous invocation per
+        message as SNS invokes Lambda (retries, then the on-failure destination); how many were delivered."""
+        sqs, delivered = self.client("sqs"), 0
+        for subscription in self.sns_subscriptions:
+            while messages := sqs.receive_message(QueueUrl=subscription.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                for message in messages:
+                    sqs.delete_message(QueueUrl=subscription.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    event = _sns_event(json.loads(message["Body"]), subscription)
+                    self.invoke(self.functions[subscription.function], event)
+                    self._drain_taps()
+                    delivered += 1
+        return delivered
 
     def _settle_one(self, sfn: Any, execution: Execution, deadline: float) -> None:
         """Wait for one execution, read its history, and emit its status change if it did not succeed."""
@@ -1074,6 +1160,32 @@ class LocalStack:
 
     def _note(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         self.timeline.append(Step(at=round(time.monotonic() - self._started, 3), kind=kind, text=text, data=data or {}))
+
+
+def _sns_event(envelope: Mapping[str, Any], subscription: SnsSubscription) -> dict[str, Any]:
+    """The event Lambda gives a function subscribed to a topic, from the notification SNS delivered to a queue."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.subscription_arn,
+                "Sns": {
+                    "Type": envelope.get("Type", "Notification"),
+                    "MessageId": envelope.get("MessageId"),
+                    "TopicArn": envelope.get("TopicArn", subscription.topic_arn),
+                    "Subject": envelope.get("Subject"),
+                    "Message": envelope.get("Message"),
+                    "Timestamp": envelope.get("Timestamp"),
+                    "SignatureVersion": envelope.get("SignatureVersion", "1"),
+                    "Signature": envelope.get("Signature", "EXAMPLE"),
+                    "SigningCertUrl": envelope.get("SigningCertURL", "EXAMPLE"),
+                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", "EXAMPLE"),
+                    "MessageAttributes": envelope.get("MessageAttributes") or {},
+                },
+            }
+        ]
+    }
 
 
 def _dependencies_first(resources: Mapping[str, Any]) -> list[tuple[str, Any]]:

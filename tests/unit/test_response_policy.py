@@ -639,3 +639,17 @@ def test_a_tagged_owner_is_protected() -> None:
     decision = decide_containment(_options(tags=tags), settings())
     assert (decision.act, decision.status) == (False, "REFUSED_PROTECTED")
     assert "tag warden:protected=true" in decision.summary
+
+
+def test_the_triage_names_the_role_the_playbook_acts_as() -> None:
+    config = settings(responder_role_prefix=f"arn:aws:iam::{ACCOUNT}:role/warden-")
+    triage = check_finding(
+        FindingCheck(check="finding", playbook="contain-access-key", finding=finding().to_json_dict()), config, NOW
+    )
+    assert triage.responder_role_arn == f"arn:aws:iam::{ACCOUNT}:role/warden-contain-access-key"
+
+
+def test_the_stacks_own_role_names_are_protected_in_its_account() -> None:
+    config = ResponseConfig.from_environ({"WARDEN_ACCOUNT_ID": ACCOUNT, "WARDEN_OWN_ROLES": "warden-x,warden-y"})
+    assert protected_match(f"arn:aws:sts::{ACCOUNT}:assumed-role/warden-y/s", config.protected)
+    assert not protected_match("arn:aws:sts::999988887777:assumed-role/warden-y/s", config.protected)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from warden.config import DetectorConfig
+from warden.config import DetectorConfig, ResponseConfig
 from warden.detectors import ANY_EVENT, REGISTRY
 from warden.detectors.registry import Detector
 from warden.models import Family, GuardDutyFinding, ModelInvocationLog
@@ -53,6 +53,11 @@ for _logical, _spec in RESOURCES.items():  # the roles SAM creates for functions
         RESOLVER.attributes.setdefault(
             f"{_logical}Role", {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{_logical}Role-1A2B3C4D5E6F"}
         )
+        RESOLVER.refs.setdefault(f"{_logical}Role", f"{STACK}-{_logical}Role-1A2B3C4D5E6F")
+    elif _spec["Type"] == "AWS::IAM::Role":  # the template's own roles, named as they say
+        _name = RESOLVER.resolve(_spec["Properties"].get("RoleName", f"{STACK}-{_logical}"))
+        RESOLVER.attributes.setdefault(_logical, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{_name}"})
+        RESOLVER.refs.setdefault(_logical, _name)
 
 FAMILY_FUNCTIONS: dict[Family, set[str]] = {
     Family.BEDROCK_USAGE: {
@@ -461,6 +466,9 @@ def test_every_functions_environment_fits_lambdas_4_kb_with_long_names_and_lists
         resolver.attributes[logical + "Role"] = {
             "Arn": f"arn:aws:iam::{ACCOUNT}:role/{stack}-{logical}Role-ABCDEFGH"[:95]
         }
+        resolver.refs[logical + "Role"] = f"{stack}-{logical}Role-ABCDEFGH"[:64]
+        if RESOURCES[logical]["Type"] == "AWS::IAM::Role":
+            resolver.attributes[logical] = {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{stack}-{logical}"[:95]}
     for logical in FUNCTIONS:
         environment = resolver.resolve(_environment(logical))
         size = sum(len(name) + len(str(value)) for name, value in environment.items())
@@ -621,13 +629,22 @@ def test_every_placeholder_is_substituted_and_nothing_else(
 
 @pytest.mark.parametrize(("logical", "definition", "path"), list(_definitions()), ids=lambda v: str(v)[:40])
 def test_every_failure_path_ends_in_a_notification(logical: str, definition: dict[str, Any], path: Path) -> None:
-    """Every Catch leads, through non-Task states or the record step, to an sns:publish Task."""
+    """Every Catch leads, through non-Task states or the record step, to an sns:publish Task (a Fail state inside
+    a Map ends the Map, whose own Catch must then lead there)."""
     states = dict(_states(definition))
+    enclosing = {
+        inner: name
+        for name, state in states.items()
+        for inner in state.get("ItemProcessor", state.get("Iterator", {})).get("States", {})
+    }
 
     def reaches_publish(name: str, seen: frozenset[str] = frozenset()) -> bool:
         state = states[name]
-        if state.get("Resource", "").endswith("sns:publish"):
+        if state.get("Resource", "").endswith(("sns:publish", "sns:publish.waitForTaskToken")):
             return True
+        if state["Type"] == "Fail" and name in enclosing:
+            outer = states[enclosing[name]].get("Catch", [])
+            return any("States.ALL" in c["ErrorEquals"] and reaches_publish(c["Next"], seen | {name}) for c in outer)
         if name in seen or state["Type"] in {"Succeed", "Fail"}:
             return False
         nexts = [state.get("Next"), state.get("Default")] + [c.get("Next") for c in state.get("Choices", [])]
@@ -703,15 +720,38 @@ def test_deploys_in_dry_run_unless_told_otherwise() -> None:
     assert TEMPLATE["Parameters"]["ResponseMode"]["Default"] == "dry-run"
 
 
+RESPONDERS = {logical for logical, spec in RESOURCES.items() if spec["Type"] == "AWS::IAM::Role"}
+
+
 def test_the_stacks_own_roles_are_protected_and_ignored() -> None:
-    protected = json.dumps(_environment("ResponsePolicyFunction")["WARDEN_PROTECTED_PRINCIPALS"])
-    assert '{"Ref": "ProtectedPrincipals"}' in protected
+    environment = _environment("ResponsePolicyFunction")
+    assert environment["WARDEN_PROTECTED_PRINCIPALS"] == {"Ref": "ProtectedPrincipals"}
+    protected = json.dumps(environment["WARDEN_OWN_ROLES"])
+    roles = [f"{logical}Role" for logical in [*FUNCTIONS, *STATE_MACHINES]] + sorted(RESPONDERS)
+    assert RESPONDERS, "the playbooks act as responder roles"
     for detector in DETECTOR_FUNCTIONS:
         own = json.dumps(_environment(detector)["WARDEN_SELF_PRINCIPALS"])
-        for logical in [*FUNCTIONS, *STATE_MACHINES]:
-            assert f"{logical}Role" in own, f"{logical}'s calls would reach {detector}'s detectors"
-    for logical in [*FUNCTIONS, *STATE_MACHINES]:
-        assert f"{logical}Role" in protected, f"a finding could make Warden contain its own {logical}"
+        for role in roles:
+            assert role in own, f"{role}'s calls would reach {detector}'s detectors"
+    for role in roles:
+        assert f'"{role}"' in protected, f"a finding could make Warden contain its own {role}"
+    resolved = ResponseConfig.from_environ(
+        {"WARDEN_ACCOUNT_ID": ACCOUNT, "WARDEN_OWN_ROLES": RESOLVER.resolve(environment["WARDEN_OWN_ROLES"])}
+    )
+    assert f"arn:aws:iam::{ACCOUNT}:role/{STACK}-contain-access-key" in resolved.protected
+
+
+def _responder(state_machine: str) -> dict[str, Any]:
+    """The responder role a playbook's Tasks act as: ``<stack>-<playbook>``, assumable by its role only."""
+    name = RESOLVER.resolve(STATE_MACHINES[state_machine]["Properties"]["Name"])
+    (role,) = [
+        RESOURCES[logical]["Properties"]
+        for logical in RESPONDERS
+        if RESOLVER.resolve(RESOURCES[logical]["Properties"]["RoleName"]) == name
+    ]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [f"{state_machine}Role", "Arn"]}}
+    return role
 
 
 def _substitutions() -> list[dict[str, Any]]:
@@ -789,9 +829,10 @@ def test_every_failure_has_an_alarm_that_does_not_need_the_notification_topic() 
     ],
 )
 def test_protected_principals_are_denied_with_any_path_in_iam_too(logical: str, kind: str, action: str) -> None:
-    deny = STATE_MACHINES[logical]["Properties"]["Policies"][1]["Fn::If"][1]["Statement"][0]
+    (statements,) = [policy["PolicyDocument"]["Statement"] for policy in _responder(logical)["Policies"]]
+    (deny,) = [s["Fn::If"][1] for s in statements if "Fn::If" in s]
     assert deny["Effect"] == "Deny"
-    assert deny["Action"] == [action]
+    assert action in deny["Action"]
     resources = json.dumps(deny["Resource"])
     assert f'"{kind}/*/"' in resources and f'["{kind}/", {{"Ref": "ProtectedPrincipals"}}]' in resources
 
@@ -801,16 +842,21 @@ NO_RESOURCE_TYPE = {"bedrock:GetModelInvocationLoggingConfiguration", "bedrock:P
 
 
 def test_no_policy_grants_a_wildcard_resource_except_log_delivery() -> None:
-    for logical, spec in {**FUNCTIONS, **STATE_MACHINES}.items():
+    for logical, spec in {**FUNCTIONS, **STATE_MACHINES, **{r: RESOURCES[r] for r in RESPONDERS}}.items():
         for policy in spec["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            document = policy.get("PolicyDocument", policy) if isinstance(policy, dict) else {}
+            for statement in document.get("Statement", []):
+                if "Fn::If" in statement:
+                    continue
                 if statement.get("Resource") == "*" and not all(a.startswith("logs:") for a in statement["Action"]):
                     assert set(statement["Action"]) <= NO_RESOURCE_TYPE, logical
                     assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
 
 
 def test_the_logging_restore_may_pass_only_a_role_of_this_account_and_only_to_bedrock() -> None:
-    statements = STATE_MACHINES["RestoreInvocationLoggingStateMachine"]["Properties"]["Policies"][0]["Statement"]
+    (statements,) = [
+        p["PolicyDocument"]["Statement"] for p in _responder("RestoreInvocationLoggingStateMachine")["Policies"]
+    ]
     (passing,) = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
     assert RESOLVER.resolve(passing["Resource"]) == f"arn:aws:iam::{ACCOUNT}:role/*"
@@ -833,23 +879,38 @@ IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}  # optimized integration
 def test_the_state_machine_role_allows_every_call_its_tasks_make(
     logical: str, definition: dict[str, Any], path: Path
 ) -> None:
-    """moto does not enforce IAM, so this is the check that a deployed playbook is not AccessDenied."""
-    allowed = {
-        action
-        for policy in STATE_MACHINES[logical]["Properties"]["Policies"]
-        if isinstance(policy, dict) and "Statement" in policy
-        for statement in policy["Statement"]
-        if statement["Effect"] == "Allow"
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    }
+    """moto does not enforce IAM, so this is the check that a deployed playbook is not AccessDenied: a Task
+    with ``Credentials`` acts as the playbook's responder role, which its own role may assume."""
+
+    def allowed(statements: list[Any]) -> dict[str, Any]:
+        return {
+            action: statement.get("Resource")
+            for statement in statements
+            if "Effect" in statement and statement["Effect"] == "Allow"
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        }
+
+    own = allowed([s for p in STATE_MACHINES[logical]["Properties"]["Policies"] if isinstance(p, dict)
+                   for s in p.get("Statement", [])])  # fmt: skip
     for name, state in _states(definition):
         resource = state.get("Resource", "")
         if state["Type"] != "Task":
             continue
         service, api = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:").split(":", 1)
-        action = f"{IAM_PREFIX.get(service, service)}:{api[0].upper()}{api[1:]}"
+        action = f"{IAM_PREFIX.get(service, service)}:{api[0].upper()}{api[1:]}".removesuffix(".waitForTaskToken")
         action = IAM_ACTION.get(action, action)
-        assert action in allowed, f"{logical}.{name} calls {action}, which its role does not allow"
+        if "Credentials" in state:
+            assert state["Credentials"] == {"RoleArn.$": "$.triage.responder_role_arn"} or state["Credentials"] == {
+                "RoleArn.$": "$.responder"
+            }, f"{logical}.{name} acts as a role the response policy did not name"
+            role = _responder(logical)
+            assert RESOLVER.resolve(own["sts:AssumeRole"]) == f"arn:aws:iam::{ACCOUNT}:role/" + RESOLVER.resolve(
+                role["RoleName"]
+            ), f"{logical} may not assume its responder role"
+            granted = allowed([s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]])
+            assert action in granted, f"{logical}.{name} calls {action}, which its responder role does not allow"
+        else:
+            assert action in own, f"{logical}.{name} calls {action}, which its role does not allow"
 
 
 def test_every_playbook_that_dies_is_recorded_and_notified() -> None:

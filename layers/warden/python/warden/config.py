@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from warden.errors import ConfigurationError
 from warden.models import Severity
@@ -137,7 +137,12 @@ class ResponseConfig(EnvironmentModel):
     rate_limit: int = Field(default=10, alias="WARDEN_CONTAINMENT_RATE_LIMIT", ge=0, le=10_000)
     """Automatic containments allowed in any hour; beyond it, further ones wait for approval."""
     protected: tuple[str, ...] = Field(default=(), alias="WARDEN_PROTECTED_PRINCIPALS")
-    """Protected principals: the ProtectedPrincipals parameter plus the stack's own roles."""
+    """Protected principals: the ProtectedPrincipals parameter plus (after validation) the stack's own roles."""
+    own_roles: tuple[str, ...] = Field(default=(), alias="WARDEN_OWN_ROLES")
+    """The names of the stack's own roles, in its account: protected like the entries of ``protected``."""
+    responder_role_prefix: str = Field(default="", alias="WARDEN_RESPONDER_ROLE_PREFIX")
+    """``arn:<partition>:iam::<account>:role/<stack>-``: a playbook's IAM and Bedrock calls are made as the role
+    of this prefix and the playbook's name (its Tasks' ``Credentials.RoleArn``)."""
     contain_all_keys: bool = Field(default=False, alias="WARDEN_CONTAIN_ALL_KEYS")
     """contain-access-key deactivates every active key of the owner, not only the finding's."""
     contain_user_deny: bool = Field(default=False, alias="WARDEN_CONTAIN_USER_DENY")
@@ -151,7 +156,16 @@ class ResponseConfig(EnvironmentModel):
     def _seconds(cls, value: object) -> object:
         return timedelta(seconds=int(value)) if isinstance(value, str) and value.isdigit() else value
 
-    _split = field_validator("protected", mode="before")(_split_list)
+    _split = field_validator("protected", "own_roles", mode="before")(_split_list)
+
+    @model_validator(mode="after")
+    def _own_roles_are_protected(self) -> Self:
+        """Fold the stack's own role names into ``protected`` as ARNs of the stack's account."""
+        own = tuple(f"arn:aws:iam::{self.account_id}:role/{name}" for name in self.own_roles)
+        missing = tuple(arn for arn in own if arn not in self.protected)
+        if missing:
+            object.__setattr__(self, "protected", self.protected + missing)
+        return self
 
     @field_validator("routes", mode="before")
     @classmethod

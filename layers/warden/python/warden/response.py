@@ -215,6 +215,8 @@ class Triage(BaseModel):
     """The last hour's containment counter key."""
     expires_at: int = 0
     """When a counter item may be deleted (epoch seconds: two days ahead)."""
+    responder_role_arn: str = ""
+    """The role the playbook's IAM and Bedrock Tasks act as (``Credentials.RoleArn``): see :func:`responder_role`."""
 
 
 Status = Literal[
@@ -252,6 +254,15 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def responder_role(settings: ResponseConfig, playbook: str) -> str:
+    """The role a playbook acts as: ``<stack>-<playbook>`` in the stack's account.
+
+    The definitions take it from here for every IAM and Bedrock Task (``Credentials.RoleArn``), so that acting
+    in another account later means answering with that account's role, not rewriting the definitions.
+    """
+    return f"{settings.responder_role_prefix}{playbook}" if settings.responder_role_prefix else ""
+
+
 def check_finding(request: FindingCheck, settings: ResponseConfig, now: datetime) -> Triage:
     """Whether the playbook's input is a genuine finding; problems name fields, never their values."""
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -268,6 +279,7 @@ def check_finding(request: FindingCheck, settings: ResponseConfig, now: datetime
         summary = f"{request.playbook} refused its input: {problem}."
         return Triage(valid=False, summary=summary, problems=[problem], **times)
     times["requested_mode"] = requested
+    times["responder_role_arn"] = responder_role(settings, request.playbook)
     try:
         finding = Finding.model_validate(request.finding)
     except ValidationError as exc:
