@@ -282,11 +282,12 @@ def gate_states(playbook: str, action_start: str) -> dict[str, Any]:
                 "Message.$": "States.Format('{}\n\nAPPROVAL NEEDED. {}\n\nApprove: warden playbook approve {} "
                 "--stack <stack>\nReject:  warden playbook reject {} --stack <stack> --reason <why>\n"
                 "Unanswered after {} seconds: {}.\n\nFinding: {}\nDetector: {} ({}, severity {})\nPrincipal: "
-                "{}\nAccount / region: {} / {}\nPlaybook: "
+                "{}\nAccount / region: {} / {}\nFirst evidence: {}\nPlaybook: "
                 + playbook
                 + "\nPlaybook execution: {}', $.finding.title, $.gate.summary, $.finding.id, $.finding.id, "
                 "$.decision.approval_timeout, $.gate.default, $.finding.id, $.finding.detector, "
                 "$.finding.family, $.finding.severity, $.finding.principal, $.finding.account, $.finding.region, "
+                "States.ArrayGetItem($.finding.evidence, 0), "
                 "$$.Execution.Id)",
                 "MessageAttributes": approval_attributes,
             },

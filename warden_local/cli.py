@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import signal
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -221,12 +226,22 @@ def _schema_type(spec: dict[str, Any]) -> str:
     help="Severity of the finding (auto mode contains from AutoContainMinSeverity up).",
 )  # fmt: skip
 @click.option("--family", type=click.Choice([f.value for f in Family]), default=None, help="[from the catalogue]")
-@click.option("--mode", default=None, help="Response mode (ResponseMode values; local default dry-run).")
+@click.option(
+    "--mode", default=None,
+    help="Response mode: dry-run, approve or auto (a gated playbook runs in it; others in the stack's ResponseMode;"
+    " throw-away --local default dry-run).",
+)  # fmt: skip
 @click.option("--reason", default=None, help="Why it is run, kept in the finding's details.reason.")
 @click.option("--stack", "stack_name", metavar="STACK", default=None, help="Start it on this deployed stack.")
 @click.option("--profile", default=None, help="AWS profile for --stack.")
-@click.option("--wait", type=float, default=None, metavar="SECONDS", help="With --stack: wait for the execution.")
-@click.option("--local", is_flag=True, help="Run it on a local stack (embedded emulator) deployed for this run.")
+@click.option(
+    "--wait", type=float, default=None, metavar="SECONDS",
+    help="With --stack or a running local stack: wait for the execution.",
+)  # fmt: skip
+@click.option(
+    "--local", is_flag=True,
+    help="Run it on the local stack of `warden local up` when one runs, else on one deployed for this run only.",
+)  # fmt: skip
 @click.option("--scenario-seed", default=None, metavar="SCENARIO", help="--local: also create this scenario's victim.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="--local: where function logs go.")
@@ -251,16 +266,24 @@ def playbook_run(
     """Start playbook NAME with a finding made for a manual run (detector "manual", sealed id).
 
     With --stack, the state machine's ARN comes from the stack's outputs and the execution is named after
-    the finding id (one execution per finding); the stack's ResponseMode applies. With --local, a local
-    stack is deployed with --mode, the principal (an IAM user with its key, or a role, in account
-    123456789012) is created, the playbook runs, and what it did is read back. Exit status: 0 when the
-    execution started (--stack) or succeeded (--local, --stack --wait), 1 when it did not, 2 for a
+    the finding id (one execution per finding); it runs in --mode (a playbook without the approval gate: in
+    the stack's ResponseMode). With --local and a local stack running (`warden local up`), the same
+    happens on it, the principal (an IAM user with its key, or a role, in account 123456789012) created
+    there first. With --local and none running, a local stack is deployed for this run only with --mode,
+    the principal created, the playbook run, and what it did read back; approve mode needs `warden local
+    up`, since someone must approve while the stack lives. Exit status: 0 when the execution started
+    (--stack, running local stack) or succeeded (throw-away --local, --wait), 1 when it did not, 2 for a
     request refused before anything started.
     """
     if local == (stack_name is not None):
         _refuse("run", "give exactly one of --stack STACK and --local")
     if scenario_seed is not None and not local:
         _refuse("run", "--scenario-seed goes with --local")
+    running = pb.RunningLocal.read(pb.local_state_path(PROJECT_ROOT)) if local else None
+    if running is not None and scenario_seed is not None:
+        _refuse("run", "--scenario-seed deploys a throw-away local stack: stop `warden local up` first")
+    if local and running is None and mode == "approve":
+        _refuse("run", "approve mode waits for a person: start `warden local up` first, then run with --local")
     request = pb.RunRequest(
         playbook=name,
         principal=principal,
@@ -272,7 +295,10 @@ def playbook_run(
         reason=reason,
     )
     try:
-        if local:
+        if running is not None:
+            report = _run_on_running_local(running, request, region, mode, wait)
+            ok = report["status"] in ({"RUNNING", "SUCCEEDED"} if not wait else {"SUCCEEDED", "AWAITING_APPROVAL"})
+        elif local:
             report = pb.run_local(
                 PROJECT_ROOT, request, mode=mode or "dry-run", scenario=scenario_seed, workdir=workdir
             )
@@ -284,10 +310,10 @@ def playbook_run(
             playbook = pb.find(pb.discover(PROJECT_ROOT), name)
             finding = pb.manual_finding(playbook, request)
             stack = pb.DeployedStack.describe(clients, str(stack_name))
-            if warning := pb.mode_warning(stack, mode):
+            if warning := pb.mode_warning(stack, mode, playbook):
                 _echo(f"warden playbook run: {warning}", err=True)
-            report = pb.start_on_stack(clients, stack, playbook, finding, wait=wait)
-            ok = report["status"] in {"RUNNING", "SUCCEEDED"} if not wait else report["status"] == "SUCCEEDED"
+            report = pb.start_on_stack(clients, stack, playbook, finding, wait=wait, mode=mode)
+            ok = report["status"] in ({"RUNNING", "SUCCEEDED"} if not wait else {"SUCCEEDED", "AWAITING_APPROVAL"})
     except (pb.PlaybookError, ValueError) as exc:
         _refuse("run", str(exc))
     except (BotoCoreError, ClientError) as exc:  # no credentials, no network, access denied
@@ -300,22 +326,62 @@ def playbook_run(
     sys.exit(0 if ok else 1)
 
 
+def _run_on_running_local(
+    running: pb.RunningLocal, request: pb.RunRequest, region: str | None, mode: str | None, wait: float | None
+) -> dict[str, Any]:
+    playbook = pb.find(pb.discover(PROJECT_ROOT), request.playbook)
+    request = replace(request, region=region or running.region)
+    if warning := pb.mode_warning(running.deployed(), mode, playbook):
+        _echo(f"warden playbook run: {warning}", err=True)
+    return pb.start_on_local(running, playbook, request, mode=mode, wait=wait)
+
+
+def _target_options(command: Any) -> Any:
+    """--stack STACK (with --profile, --region) or --local: where the incident is."""
+    for option in reversed(
+        [
+            click.option("--stack", "stack_name", metavar="STACK", default=None, help="The deployed stack."),
+            click.option("--local", is_flag=True, help="The local stack `warden local up` keeps running."),
+            click.option("--profile", default=None, help="AWS profile, with --stack."),
+            click.option("--region", default=None, help="Region of the stack, with --stack [AWS config]."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _target(command: str, stack_name: str | None, local: bool, profile: str | None, region: str | None) -> Any:
+    """The clients and the stack of --stack or --local: the same code path, another client factory and outputs."""
+    if local == (stack_name is not None):
+        _refuse(command, "give exactly one of --stack STACK and --local")
+    try:
+        if local:
+            running = pb.RunningLocal.find(pb.local_state_path(PROJECT_ROOT))
+            return running.clients(), running.deployed()
+        clients = _aws_clients(profile, region)
+        return clients, pb.DeployedStack.describe(clients, str(stack_name))
+    except pb.PlaybookError as exc:
+        _refuse(command, str(exc))
+    except (BotoCoreError, ClientError) as exc:
+        _echo(f"warden playbook {command}: {exc}", err=True)
+        sys.exit(1)
+
+
 @playbook.command("status")
 @click.argument("incident")
-@click.option("--stack", "stack_name", metavar="STACK", required=True, help="The deployed stack of the incident.")
-@click.option("--profile", default=None, help="AWS profile.")
-@click.option("--region", default=None, help="Region of the stack [AWS config].")
+@_target_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def playbook_status(incident: str, stack_name: str, profile: str | None, region: str | None, as_json: bool) -> None:
-    """Show incident INCIDENT (a finding id) of a deployed stack: record, actions with their undo, execution.
+def playbook_status(
+    incident: str, stack_name: str | None, local: bool, profile: str | None, region: str | None, as_json: bool
+) -> None:
+    """Show incident INCIDENT (a finding id): record, history, actions with their undo, execution.
 
-    Read from the incident table named by the stack's IncidentTableName output. A local run prints the
-    same at its end (the local emulator lives only as long as that run). Exit status 1 when there is no
-    such incident.
+    Read from the incident table named by the stack's IncidentTableName output, on a deployed stack
+    (--stack) or on the one `warden local up` runs (--local). Exit status 1 when there is no such incident.
     """
+    clients, stack = _target("status", stack_name, local, profile, region)
     try:
-        clients = _aws_clients(profile, region)
-        report = pb.status_on_stack(clients, pb.DeployedStack.describe(clients, stack_name), incident)
+        report = pb.status_on_stack(clients, stack, incident)
     except (pb.PlaybookError, BotoCoreError, ClientError) as exc:
         _echo(f"warden playbook status: {exc}", err=True)
         sys.exit(1)
@@ -323,6 +389,213 @@ def playbook_status(incident: str, stack_name: str, profile: str | None, region:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         _print_incident(report)
+
+
+def _decision_command(name: str, approve: bool) -> Any:
+    """``approve`` and ``reject``: one body, two commands."""
+
+    def run(
+        incident: str,
+        by: str | None,
+        reason: str | None,
+        wait: float | None,
+        stack_name: str | None,
+        local: bool,
+        profile: str | None,
+        region: str | None,
+        as_json: bool,
+    ) -> None:
+        from warden.approvals import WorkflowError
+
+        clients, stack = _target(name, stack_name, local, profile, region)
+        try:
+            with _quiet_library_logs():
+                report = pb.decide_on_stack(clients, stack, incident, approve=approve, by=by, reason=reason, wait=wait)
+        except pb.PlaybookError as exc:
+            _refuse(name, str(exc))
+        except (WorkflowError, BotoCoreError, ClientError) as exc:
+            _echo(f"warden playbook {name}: {exc}", err=True)
+            sys.exit(1)
+        if as_json:
+            click.echo(json.dumps(report, indent=2, default=str))
+        else:
+            where = "--local" if local else f"--stack {stack_name}"
+            _echo(f"incident {report['incident']}: {report['summary']}")
+            _echo(f"  execution {report['execution']}" + (f": {report['execution_status']}" if wait else ""))
+            if wait:
+                _echo(f"  incident status: {report['incident_status']}")
+            _echo(f"  follow it: warden playbook status {report['incident']} {where}")
+
+    return run
+
+
+_DECISION_HELP = """{what} the playbook waiting for approval on incident INCIDENT (a finding id).
+
+The incident must be AWAITING_APPROVAL with its execution waiting in AwaitApproval: the task token is read
+from the execution's history, the decision is recorded in the incident's history (who, when{why}) and then
+sent to Step Functions ({call}), with your own credentials. --by defaults to your ARN
+(sts:GetCallerIdentity). Exit status 0 when the playbook got the decision, 1 when Step Functions refused it
+(the approval timed out meanwhile; recorded), 2 when refused before anything changed (unknown incident, not
+awaiting approval, someone decided first).
+"""
+
+for _name, _approve, _what, _why, _call in (
+    ("approve", True, "Approve", "", "SendTaskSuccess: the playbook acts"),
+    (
+        "reject",
+        False,
+        "Reject",
+        " and --reason",
+        "SendTaskFailure Warden.Rejected: it records REJECTED, changes nothing",
+    ),
+):
+    _command = _decision_command(_name, _approve)
+    _command.__doc__ = _DECISION_HELP.format(what=_what, why=_why, call=_call)
+    _command = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(_command)
+    _command = _target_options(_command)
+    _command = click.option(
+        "--wait", type=float, default=None, metavar="SECONDS", help="Wait for the playbook to end after the decision."
+    )(_command)
+    _command = click.option(
+        "--reason", default=None, metavar="TEXT", help="Why (kept in the history and the notification)." if not
+        _approve else "Ignored for an approval.", hidden=_approve,
+    )(_command)  # fmt: skip
+    _command = click.option("--by", default=None, metavar="WHO", help="Who decides [your ARN].")(_command)
+    _command = click.argument("incident")(_command)
+    playbook.command(_name)(_command)
+
+
+@playbook.command("undo")
+@click.argument("incident")
+@click.option("--by", default=None, metavar="WHO", help="Who undoes [your ARN].")
+@click.option("--plan", "plan_only", is_flag=True, help="Only show what would be called and refused.")
+@click.option("--yes", is_flag=True, help="Do not ask before making the calls.")
+@_target_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def playbook_undo(
+    incident: str,
+    by: str | None,
+    plan_only: bool,
+    yes: bool,
+    stack_name: str | None,
+    local: bool,
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
+) -> None:
+    """Reverse the reversible actions recorded for incident INCIDENT, newest first, with your credentials.
+
+    Each action's recorded undo (reactivate the key, remove the deny or revocation policy, put back the
+    previous policy or logging configuration) is checked against an allow-list of calls and parameters and
+    made with your own credentials, so that CloudTrail names you; an action recorded as irreversible, or
+    an undo outside the allow-list, is refused and the refusal recorded on it. Each action undone becomes
+    UNDONE (with when and by whom), the incident's history gets one entry, and the incident becomes UNDONE
+    when everything reversible is. Running it again does nothing. Exit status 0 when everything reversible
+    is undone, 1 when something is not (refused, failed, or never confirmed done), 2 when refused before
+    anything (unknown incident, playbook still running or awaiting approval, no action recorded).
+    """
+    clients, stack = _target("undo", stack_name, local, profile, region)
+    try:
+        plan = pb.undo_on_stack(clients, stack, incident, by=by, plan_only=True)
+        calls = any(step["verdict"] == "UNDO" for step in plan["steps"])
+        if calls and not plan_only and not yes and not as_json:
+            _print_undo(plan)
+            if not click.confirm("Make these calls with your credentials?", default=False):
+                _echo("warden playbook undo: nothing done", err=True)
+                sys.exit(1)
+        if not plan_only:
+            with _quiet_library_logs():
+                report = pb.undo_on_stack(clients, stack, incident, by=by)
+        else:
+            report = plan
+    except pb.PlaybookError as exc:
+        _refuse("undo", str(exc))
+    except (BotoCoreError, ClientError) as exc:
+        _echo(f"warden playbook undo: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _print_undo(report)
+    sys.exit(0 if report["complete"] or plan_only else 1)
+
+
+def _print_undo(report: dict[str, Any]) -> None:
+    title = "plan" if report.get("planned_only") else report["outcome"]
+    _echo(f"undo of incident {report['incident']} by {report['by']}: {title}")
+    for step in report["steps"]:
+        result = step.get("result", step["verdict"])
+        call = f"{step['api']} {json.dumps(step['parameters'], default=str)}" if step.get("parameters") else ""
+        _echo(f"  {result:<14} {step['action']}: {call or step['reason']}")
+        if call and result not in {"UNDO", "UNDONE"}:
+            _echo(f"  {'':<14} {step['reason']}")
+    if report.get("history_entry"):
+        _echo(f"  recorded: {report['history_entry']['summary']}")
+
+
+class _NotThisThread(logging.Filter):
+    """Drops the records logged from one thread: a command's own, while in-process handlers keep logging."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
+@contextlib.contextmanager
+def _quiet_library_logs() -> Iterator[None]:
+    """The library's Powertools logger writes JSON lines to stdout, which is the command's output; the command
+    reports everything itself, so its own records are dropped while it runs (a Lambda keeps them)."""
+    from warden.observability import logger
+
+    quiet = _NotThisThread()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+@main.group()
+def local() -> None:
+    """A local stack that stays up, for the --local commands (approve, reject, undo, status, run)."""
+
+
+@local.command("up")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE",
+    help="Template parameter, e.g. --param ResponseMode=approve (default: the template's defaults).",
+)  # fmt: skip
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="Where function logs go [.warden/].")
+def local_up(params: tuple[str, ...], workdir: Path | None) -> None:
+    """Deploy template.yaml on the embedded emulator and keep it running until Ctrl-C.
+
+    Writes .warden/local.json (the endpoint, the stack's outputs under the template's output names, the
+    region and this process's id; WARDEN_LOCAL_STATE names another file), which `warden playbook run |
+    status | approve | reject | undo --local` read: they then make the same calls as with --stack, to the
+    emulator. Playbook executions that fail are reported as EventBridge would, so record-playbook-failure
+    runs. Nothing is kept after it stops.
+    """
+    path = pb.local_state_path(PROJECT_ROOT)
+    stop = threading.Event()
+    for stopping in (signal.SIGINT, signal.SIGTERM):  # also when started in the background, SIGINT ignored
+        signal.signal(stopping, lambda *_: stop.set())
+
+    def ready(state: dict[str, Any]) -> None:
+        where = f"{state['endpoint']} (region {state['region']}, pid {state['pid']})"
+        _echo(f"local stack {state['stack']} running at {where}")
+        _echo(f"  described in {path}; stop it with Ctrl-C")
+        _echo("  then, in another terminal: warden playbook run NAME --local --mode approve --principal ARN ...;")
+        _echo("  warden playbook approve | reject | undo | status INCIDENT --local (warden playbook list: the names)")
+
+    try:
+        pb.local_up(PROJECT_ROOT, _param_overrides(params), path=path, workdir=workdir, ready=ready, stop=stop)
+    except pb.PlaybookError as exc:
+        _echo(f"warden local up: {exc}", err=True)
+        sys.exit(2)
+    _echo("local stack stopped")
 
 
 def _action_target(action: dict[str, Any]) -> str:
@@ -369,7 +642,8 @@ def _print_run(report: dict[str, Any]) -> None:
                   f" key {finding['access_key_id'] or '-'}")  # fmt: skip
     if "stack" in report:
         console.print(f"  stack {report['stack']}: execution {report['execution_arn']} {report['status']}")
-        console.print(f"  follow it: warden playbook status {report['incident']} --stack {report['stack']}")
+        where = "--local" if "local" in report else f"--stack {report['stack']}"
+        console.print(f"  follow it: warden playbook status {report['incident']} {where}")
         return
     _print_incident(report)
     keys = report["aws_state"]["access_keys"]
@@ -399,6 +673,9 @@ def _print_incident(report: dict[str, Any]) -> None:
     console.print(f"  execution {execution.get('arn')}: {execution.get('status')}")
     if execution.get("states"):
         console.print("  steps: " + " > ".join(execution["states"]))
+    for entry in report.get("history", []):
+        who = f" by {entry['by']}" if entry.get("by") else ""
+        console.print(f"  {entry.get('at')} {entry.get('status')}{who}: {entry.get('summary')}", highlight=False)
     table = Table(title="Actions (intent recorded before acting, result after)")
     for column in ("action", "target", "change", "state", "undo"):
         table.add_column(column, overflow="fold")

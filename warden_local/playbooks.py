@@ -16,16 +16,21 @@ check accepts it. On a stack, the execution is named after the finding id: one e
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
@@ -40,8 +45,12 @@ from warden_local.template import load_template
 MANUAL_DETECTOR = "manual"
 """The detector of a finding made by hand."""
 MODE_PARAMETER = "ResponseMode"
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
+"""An incident's status while its playbook waits for a person (warden.approvals)."""
 INCIDENT_TABLE_OUTPUT = "IncidentTableName"
-DECISIONS_EXCLUDED = {"finding", "incident"}
+MANUAL_INPUT_STATE = "ReadManualInput"
+"""The state of a gated definition that reads ``{"finding": ..., "mode": ...}`` (scripts/asl_gates.py)."""
+DECISIONS_EXCLUDED = {"finding", "incident", "notification", "rate"}
 """Response-policy checks that decide nothing about acting: a playbook asking only these honours no mode."""
 ACCOUNT = re.compile(r"\d{12}")
 INCIDENT_ID = re.compile(r"[0-9a-f]{32}")
@@ -70,6 +79,8 @@ class Playbook:
     modes: tuple[str, ...]
     families: tuple[str, ...]
     """Families of the findings the catalogue sends here, most frequent first."""
+    takes_mode: bool = False
+    """Its definition reads a mode a person asks for (input ``{"finding": ..., "mode": ...}``)."""
 
     def to_json_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -181,6 +192,7 @@ def discover(root: Path, template: Mapping[str, Any] | None = None) -> list[Play
                 requires=tuple(dict.fromkeys(_choice_fields(definition.get("States", {})))),
                 modes=modes if decides else (),
                 families=tuple(families.get(name, ())),
+                takes_mode=MANUAL_INPUT_STATE in definition.get("States", {}),
             )
         )
     return found
@@ -341,8 +353,16 @@ class DeployedStack:
         return self.outputs[key]
 
 
-def mode_warning(stack: DeployedStack, mode: str | None) -> str | None:
-    """What to tell a caller whose ``--mode`` the stack does not run with (the mode is a stack parameter)."""
+def mode_warning(stack: DeployedStack, mode: str | None, playbook: Playbook | None = None) -> str | None:
+    """What to tell a caller whose ``--mode`` the playbook will not run in.
+
+    A playbook whose definition reads a requested mode runs in it (:func:`execution_input`); any other runs
+    in the stack's ``ResponseMode``. A mode the playbook does not know is refused (:class:`PlaybookError`).
+    """
+    if playbook is not None and mode is not None and playbook.takes_mode:
+        if mode not in playbook.modes:
+            raise PlaybookError(f"--mode {mode}: {playbook.name} honours {', '.join(playbook.modes)}")
+        return None
     deployed = stack.parameters.get(MODE_PARAMETER)
     if mode is None or mode == deployed:
         return None
@@ -352,17 +372,31 @@ def mode_warning(stack: DeployedStack, mode: str | None) -> str | None:
     )
 
 
+def execution_input(playbook: Playbook, finding: Finding, mode: str | None) -> dict[str, Any]:
+    """The execution's input: the finding, wrapped with the requested mode when the playbook reads one."""
+    if mode is not None and playbook.takes_mode:
+        return {"finding": finding.to_json_dict(), "mode": mode}
+    return finding.to_json_dict()
+
+
 def start_on_stack(
-    clients: Clients, stack: DeployedStack, playbook: Playbook, finding: Finding, *, wait: float | None = None
+    clients: Clients,
+    stack: DeployedStack,
+    playbook: Playbook,
+    finding: Finding,
+    *,
+    wait: float | None = None,
+    mode: str | None = None,
 ) -> dict[str, Any]:
     """``states:StartExecution`` of the playbook's state machine, named after the finding id; optionally wait."""
     from botocore.exceptions import ClientError
 
     arn = stack.output(playbook.output_key, f"playbook {playbook.name}")
     sfn = clients("stepfunctions")
+    document = execution_input(playbook, finding, mode)
     try:
         started = sfn.start_execution(
-            stateMachineArn=arn, name=finding.id, input=json.dumps(finding.to_json_dict(), separators=(",", ":"))
+            stateMachineArn=arn, name=finding.id, input=json.dumps(document, separators=(",", ":"))
         )
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -379,17 +413,40 @@ def start_on_stack(
         "execution_arn": started["executionArn"],
         "incident": finding.id,
         "finding": finding.to_json_dict(),
+        "requested_mode": mode if playbook.takes_mode else None,
         "status": "RUNNING",
     }
     if wait:
-        result["status"] = wait_for(sfn, started["executionArn"], wait)
+        table = stack.outputs.get(INCIDENT_TABLE_OUTPUT)
+        awaiting = _awaiting_approval(clients("dynamodb"), table, finding.id) if table else None
+        result["status"] = wait_for(sfn, started["executionArn"], wait, parked=awaiting)
     return result
 
 
-def wait_for(sfn: Any, execution_arn: str, timeout: float) -> str:
+def _awaiting_approval(dynamodb: Any, table: str, incident: str) -> Callable[[], bool]:
+    """Whether the incident waits for a person (its execution then stays RUNNING until someone decides)."""
+
+    def check() -> bool:
+        item = dynamodb.get_item(
+            TableName=table,
+            Key={"pk": {"S": f"INCIDENT#{incident}"}, "sk": {"S": "FINDING"}},
+            ConsistentRead=True,
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        return bool(item) and item.get("status", {}).get("S") == AWAITING_APPROVAL
+
+    return check
+
+
+def wait_for(sfn: Any, execution_arn: str, timeout: float, *, parked: Callable[[], bool] | None = None) -> str:
+    """The execution's status once it ended, or ``AWAITING_APPROVAL`` once ``parked`` says it waits for a
+    person, or RUNNING after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        if status == "RUNNING" and parked is not None and parked():
+            return AWAITING_APPROVAL
         if status != "RUNNING" or time.monotonic() > deadline:
             return status
         time.sleep(0.1)
@@ -547,3 +604,295 @@ def run_local(
         }
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     return report
+
+
+# ---------------------------------------------------------------------------------------------- approve, reject, undo
+
+
+def _incident_id(incident: str) -> str:
+    if not INCIDENT_ID.fullmatch(incident):
+        raise PlaybookError(f"{incident!r} is not an incident id (a finding id: 32 lower-case hex characters)")
+    return incident
+
+
+def caller_arn(clients: Clients) -> str:
+    """Who is calling (``sts:GetCallerIdentity``): the default ``--by`` of a decision or an undo."""
+    return str(clients("sts").get_caller_identity()["Arn"])
+
+
+def _ports(clients: Clients, stack: DeployedStack) -> tuple[Any, Any]:
+    from warden.adapters.approvals import DynamoDBIncidentStore, StepFunctionsWorkflow
+
+    table = stack.output(INCIDENT_TABLE_OUTPUT, "the incident table")
+    return DynamoDBIncidentStore(clients("dynamodb"), table), StepFunctionsWorkflow(clients("stepfunctions"))
+
+
+def decide_on_stack(
+    clients: Clients,
+    stack: DeployedStack,
+    incident: str,
+    *,
+    approve: bool,
+    by: str | None = None,
+    reason: str | None = None,
+    wait: float | None = None,
+) -> dict[str, Any]:
+    """Approve or reject the playbook waiting on ``incident``, with the caller's clients; optionally wait for it.
+
+    :class:`PlaybookError` when refused before anything changed (unknown incident, not awaiting approval,
+    execution not running, no token, someone decided first); :class:`warden.approvals.WorkflowError` when
+    Step Functions refused the decision (recorded in the history).
+    """
+    from warden.approvals import ApprovalRefused, DecisionConflict, decide
+
+    store, workflow = _ports(clients, stack)
+    who = by or caller_arn(clients)
+    try:
+        result = decide(store, workflow, _incident_id(incident), approve=approve, by=who, reason=reason)
+    except (ApprovalRefused, DecisionConflict) as exc:
+        raise PlaybookError(str(exc)) from None
+    report: dict[str, Any] = {"stack": stack.name, **result.to_json_dict()}
+    if wait:
+        report["execution_status"] = wait_for(clients("stepfunctions"), result.execution, wait)
+        report["incident_status"] = status_on_stack(clients, stack, incident)["status"]
+    return report
+
+
+def undo_on_stack(
+    clients: Clients, stack: DeployedStack, incident: str, *, by: str | None = None, plan_only: bool = False
+) -> dict[str, Any]:
+    """Reverse the reversible actions of ``incident`` with the caller's clients (see :func:`warden.approvals.undo`)."""
+    from warden.adapters.approvals import BotoUndoCaller
+    from warden.approvals import UndoRefused, undo
+
+    store, workflow = _ports(clients, stack)
+    who = by or caller_arn(clients)
+    try:
+        report = undo(store, workflow, BotoUndoCaller(clients), _incident_id(incident), by=who, plan_only=plan_only)
+    except UndoRefused as exc:
+        raise PlaybookError(str(exc)) from None
+    return {"stack": stack.name, **report.to_json_dict()}
+
+
+# ---------------------------------------------------------------------------------------------- a running local stack
+
+LOCAL_STATE_VARIABLE = "WARDEN_LOCAL_STATE"
+"""Environment variable naming the running local stack's file, instead of ``.warden/local.json``."""
+LOCAL_CREDENTIALS = {"aws_access_key_id": "warden-local", "aws_secret_access_key": "warden-local"}
+"""What a client of the local emulator signs with: the emulator accepts any credential; these are no secret."""
+_KEY_TAG = "warden-local:stands-for:"
+"""Tag on a user seeded by a manual run: which key the emulator issued for the key id given on the command line."""
+
+
+def local_state_path(root: Path) -> Path:
+    """Where ``warden local up`` describes the running local stack."""
+    override = os.environ.get(LOCAL_STATE_VARIABLE)
+    return Path(override) if override else root / ".warden" / "local.json"
+
+
+def local_clients(endpoint: str, region: str) -> Clients:
+    """A client factory for the emulator at ``endpoint`` (what ``--stack`` uses for AWS)."""
+    import boto3
+
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = boto3.client(  # type: ignore[call-overload]
+                service, region_name=region, endpoint_url=endpoint, **LOCAL_CREDENTIALS
+            )
+        return made[service]
+
+    return client
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _listening(endpoint: str) -> bool:
+    parsed = urlparse(endpoint)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class RunningLocal:
+    """The local stack ``warden local up`` keeps running: its endpoint and outputs (the template's names)."""
+
+    path: Path
+    endpoint: str
+    region: str
+    stack: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    pid: int
+
+    @classmethod
+    def read(cls, path: Path) -> RunningLocal | None:
+        """The running local stack described at ``path``, or None when there is none (or it has stopped)."""
+        try:
+            state = json.loads(path.read_text())
+            running = cls(
+                path=path,
+                endpoint=str(state["endpoint"]),
+                region=str(state["region"]),
+                stack=str(state["stack"]),
+                outputs={str(k): str(v) for k, v in state["outputs"].items()},
+                parameters={str(k): str(v) for k, v in state["parameters"].items()},
+                pid=int(state["pid"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return running if _alive(running.pid) and _listening(running.endpoint) else None
+
+    @classmethod
+    def find(cls, path: Path) -> RunningLocal:
+        running = cls.read(path)
+        if running is None:
+            stale = " (the file there names a stack that has stopped)" if path.exists() else ""
+            raise PlaybookError(
+                f"no running local stack at {path}{stale}: start one with `warden local up` in another terminal"
+            )
+        return running
+
+    def clients(self) -> Clients:
+        return local_clients(self.endpoint, self.region)
+
+    def deployed(self) -> DeployedStack:
+        return DeployedStack(name=self.stack, outputs=dict(self.outputs), parameters=dict(self.parameters))
+
+
+def _seed_running(clients: Clients, principal: Principal, access_key_id: str | None) -> str | None:
+    """Create the principal on a running local stack when it is not there; the key id the emulator knows for it.
+
+    The emulator cannot issue a chosen key id, so the key it issued for ``access_key_id`` is remembered as a tag
+    on the user: a second run naming the same key finds the same key.
+    """
+    from warden_local.emulator import ACCOUNT_ID
+
+    iam = clients("iam")
+    if principal.account != ACCOUNT_ID or principal.kind == "root":
+        return access_key_id
+    if principal.kind == "role":
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            trust = {"Version": "2012-10-17", "Statement": []}
+            iam.create_role(RoleName=principal.name, Path=principal.path, AssumeRolePolicyDocument=json.dumps(trust))
+        return access_key_id
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=principal.name, Path=principal.path)
+    if not access_key_id:
+        return None
+    keys = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=principal.name)["AccessKeyMetadata"]}
+    if access_key_id in keys:
+        return access_key_id
+    tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=principal.name)["Tags"]}
+    known = tags.get(_KEY_TAG + access_key_id)
+    if known in keys:
+        return known
+    if not access_key_id.startswith("AKIA"):
+        return access_key_id
+    issued = str(iam.create_access_key(UserName=principal.name)["AccessKey"]["AccessKeyId"])
+    iam.tag_user(UserName=principal.name, Tags=[{"Key": _KEY_TAG + access_key_id, "Value": issued}])
+    return issued
+
+
+def start_on_local(
+    running: RunningLocal, playbook: Playbook, request: RunRequest, *, mode: str | None, wait: float | None
+) -> dict[str, Any]:
+    """Start ``playbook`` on the running local stack, exactly as on a deployed stack (the principal seeded)."""
+    manual_finding(playbook, request)  # refuse a bad request before creating anything
+    clients = running.clients()
+    key = _seed_running(clients, Principal.parse(request.principal), request.access_key_id)
+    finding = manual_finding(playbook, replace(request, access_key_id=key))
+    report = start_on_stack(clients, running.deployed(), playbook, finding, wait=wait, mode=mode)
+    return {**report, "local": str(running.path), "endpoint": running.endpoint}
+
+
+def local_outputs(stack: Any) -> dict[str, str]:
+    """A local stack's outputs under the template's output names, as ``DescribeStacks`` would give them."""
+    outputs: dict[str, str] = {}
+    for key, output in (stack.template.get("Outputs") or {}).items():
+        condition = output.get("Condition")
+        if condition and not stack.resolver.condition(condition):
+            continue
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            value = stack.resolver.resolve(output.get("Value"))
+            if isinstance(value, str | int):
+                outputs[key] = str(value)
+    return outputs
+
+
+def _watch_executions(stack: Any, seen: set[str]) -> None:
+    """Hand every playbook execution that ended since the last look to the local stack, as EventBridge would
+    deliver its status change (so that ``record-playbook-failure`` marks and notifies a failed one)."""
+    from warden_local.stack import Execution
+
+    sfn = stack.client("stepfunctions")
+    seen.update(execution.arn for execution in stack.executions)  # those the local stack started itself
+    for arn, playbook in list(stack.state_machines.items()):
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+            for listed in page["executions"]:
+                if listed["status"] == "RUNNING" or listed["executionArn"] in seen:
+                    continue
+                seen.add(listed["executionArn"])
+                stack.executions.append(Execution(playbook=playbook, arn=listed["executionArn"], finding_id=None))
+    stack.settle(timeout=10)
+
+
+def local_up(
+    root: Path,
+    parameters: Mapping[str, str],
+    *,
+    path: Path,
+    workdir: Path | None = None,
+    ready: Callable[[dict[str, Any]], None] | None = None,
+    stop: threading.Event | None = None,
+    poll: float = 1.0,
+) -> None:
+    """Deploy the local stack on the embedded emulator and keep it running until ``stop`` (or Ctrl-C).
+
+    Writes ``path`` (endpoint, region, stack name, outputs under the template's names, parameters, pid) for the
+    ``--local`` commands, and removes it when it stops. Every ``poll`` seconds, executions that ended are
+    reported as EventBridge reports them.
+    """
+    from warden_local.emulator import running_emulator
+    from warden_local.run import deploy_parameters
+    from warden_local.stack import LocalStack
+
+    if (other := RunningLocal.read(path)) is not None:
+        raise PlaybookError(f"a local stack is already running (pid {other.pid}, {other.endpoint}); see {path}")
+    stop = stop or threading.Event()
+    with running_emulator() as emulator:
+        stack = LocalStack(emulator, root, parameters=deploy_parameters(parameters, root), workdir=workdir).deploy()
+        state = {
+            "endpoint": emulator.endpoint,
+            "region": emulator.region,
+            "stack": stack.stack_name,
+            "outputs": local_outputs(stack),
+            "parameters": dict(stack.parameters),
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "logs": str(stack.workdir / "logs"),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state, indent=2) + "\n")
+        seen: set[str] = set()
+        try:
+            if ready is not None:
+                ready(state)
+            while not stop.wait(poll):
+                _watch_executions(stack, seen)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -80,6 +81,8 @@ class Scenario:
     aws_state: dict[str, Any] = field(default_factory=dict)
     """AWS state to read back besides access keys: ``contained`` checks must hold, ``untouched`` ones must not
     (see :func:`state_checks`)."""
+    iam_setup: dict[str, Any] = field(default_factory=dict)
+    """IAM state to give the victim besides users, keys and role names (see :func:`shape_iam`)."""
 
 
 def scenario_names(root: Path = PROJECT_ROOT) -> list[str]:
@@ -93,18 +96,25 @@ def load_scenario(name: str, root: Path = PROJECT_ROOT) -> Scenario:
     spec = json.loads(path.read_text())
     expect = spec.get("expect", {})
     findings = expect.get("findings")
+    victim = spec.get("victim", {})
+    roles = victim.get("roles", [])  # a name, or an object with its name and IAM state
     return Scenario(
         name=spec["name"],
         description=spec["description"],
         events=root / spec["events"],
         parameters=spec.get("parameters", {}),
-        users=spec.get("victim", {}).get("users", []),
-        roles=spec.get("victim", {}).get("roles", []),
+        users=victim.get("users", []),
+        roles=[r if isinstance(r, str) else r["name"] for r in roles],
         attacker_keys=expect.get("attacker_access_keys", []),
         untouched_keys=expect.get("untouched_access_keys", []),
         expected_findings=None if findings is None else [ExpectedFinding(**f) for f in findings],
         contain="attacker_access_keys" in expect,
         aws_state=expect.get("aws_state", {}),
+        iam_setup={
+            "policies": victim.get("policies", []),
+            "roles": [r for r in roles if not isinstance(r, str)],
+            "users": victim.get("users", []),
+        },
     )
 
 
@@ -222,7 +232,9 @@ class Victim:
 def seed_victim(stack: LocalStack, users: Iterable[Mapping[str, Any]], roles: Iterable[str] = ()) -> Victim:
     """Create the users, their keys and the roles; what IAM refuses is named in ``not_recreated``, not raised.
 
-    A user's ``named_in`` (and ``keys_named_in``) say where the events named it, for those messages.
+    A user's ``named_in`` (and ``keys_named_in``) say where the events named it, for those messages; its
+    ``service_specific_credentials`` name services (``bedrock.amazonaws.com``: a Bedrock long-term API key) it
+    holds a credential for. CloudTrail never names such a credential's id, so none is mapped.
     """
     iam, victim = stack.client("iam"), Victim()
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -245,7 +257,51 @@ def seed_victim(stack: LocalStack, users: Iterable[Mapping[str, Any]], roles: It
                 )
                 continue
             victim.keys[original], victim.users[original] = real, name
+        for service in user.get("service_specific_credentials", []):  # e.g. a Bedrock long-term API key
+            try:
+                iam.create_service_specific_credential(UserName=name, ServiceName=service)
+            except (BotoCoreError, ClientError) as exc:
+                victim.not_recreated.append(
+                    f"{where}: {service} credential of user {name} not created: {_aws_error(exc)}"
+                )
     return victim
+
+
+def shape_iam(stack: LocalStack, setup: Mapping[str, Any], victim: Victim) -> None:
+    """Give the seeded victim the IAM state a scenario describes: the account as the events left it.
+
+    ``setup`` has ``policies`` (customer managed policies to create: ``name`` and ``document``), and ``roles``
+    and ``users`` entries (created by :func:`seed_victim`) that may carry ``trust_policy`` (a role's),
+    ``managed_policies`` (ARNs to attach) and ``inline_policies`` (name -> document). What IAM refuses is
+    named in ``victim.not_recreated``, not raised.
+    """
+    iam = stack.client("iam")
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        (f"policy {p['name']}", "create_policy", {"PolicyName": p["name"], "PolicyDocument": json.dumps(p["document"])})
+        for p in setup.get("policies", [])
+    ]
+    for kind in ("role", "user"):
+        for entry in setup.get(f"{kind}s", []):
+            name, where = {f"{kind.capitalize()}Name": entry["name"]}, f"{kind} {entry['name']}"
+            if kind == "role" and "trust_policy" in entry:
+                calls.append(
+                    (where, "update_assume_role_policy", {**name, "PolicyDocument": json.dumps(entry["trust_policy"])})
+                )
+            for arn in entry.get("managed_policies", []):
+                calls.append((where, f"attach_{kind}_policy", {**name, "PolicyArn": arn}))
+            for policy, document in entry.get("inline_policies", {}).items():
+                calls.append(
+                    (
+                        where,
+                        f"put_{kind}_policy",
+                        {**name, "PolicyName": policy, "PolicyDocument": json.dumps(document)},
+                    )
+                )
+    for where, operation, parameters in calls:
+        try:
+            getattr(iam, operation)(**parameters)
+        except (BotoCoreError, ClientError) as exc:
+            victim.not_recreated.append(f"scenario: {where} not set up ({operation}): {_aws_error(exc)}")
 
 
 def _aws_error(exc: BotoCoreError | ClientError) -> str:
@@ -354,13 +410,52 @@ def logging_configuration(stack: LocalStack) -> dict[str, Any] | None:
     return answer.get("loggingConfig") or None
 
 
+def credential_statuses(stack: LocalStack, user: str, service: str | None = None) -> dict[str, str]:
+    """The user's service-specific credentials (of ``service``, or all) and their status; a missing user: none."""
+    narrowed = {"ServiceName": service} if service else {}
+    try:
+        listed = stack.client("iam").list_service_specific_credentials(UserName=user, **narrowed)
+    except (BotoCoreError, ClientError):
+        return {}
+    return {c["ServiceSpecificCredentialId"]: c["Status"] for c in listed["ServiceSpecificCredentials"]}
+
+
+def trust_policy(stack: LocalStack, role: str) -> dict[str, Any] | None:
+    """Role ``role``'s trust policy as IAM in the emulator holds it (None: no such role)."""
+    try:
+        document = stack.client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    except (BotoCoreError, ClientError):
+        return None
+    return document if isinstance(document, dict) else json.loads(unquote(document))
+
+
+def attached_policies(stack: LocalStack, kind: str, name: str) -> list[str] | None:
+    """The managed policy ARNs attached to user, role or group ``name`` (None: no such identity)."""
+    iam = stack.client("iam")
+    listing = {
+        "user": iam.list_attached_user_policies,
+        "role": iam.list_attached_role_policies,
+        "group": iam.list_attached_group_policies,
+    }[kind]
+    try:
+        listed = listing(**{f"{kind.capitalize()}Name": name})["AttachedPolicies"]
+    except (BotoCoreError, ClientError):
+        return None
+    return [p["PolicyArn"] for p in listed]
+
+
 def state_checks(stack: LocalStack, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A scenario's ``expect.aws_state`` read back from the emulator, one result per check.
 
     ``spec`` has ``contained`` checks, which must hold after the run, and ``untouched`` checks, which
     must not (the same kind of change on someone else). A check is one of
-    ``{"role_inline_policy": {"role": NAME, "policy": NAME}}`` (the role holds that inline policy) and
-    ``{"invocation_logging": CONFIG}`` (Bedrock's logging configuration equals CONFIG, in the API's shape).
+    ``{"role_inline_policy": {"role": NAME, "policy": NAME}}`` (the role holds that inline policy),
+    ``{"invocation_logging": CONFIG}`` (Bedrock's logging configuration equals CONFIG, in the API's shape),
+    ``{"service_specific_credentials": {"user": NAME, "status": STATUS}}`` (the user holds such credentials,
+    and every one reads back with that status; ``service`` narrows them to one service),
+    ``{"role_trust_policy": {"role": NAME, "document": DOCUMENT}}`` (the role's trust policy is DOCUMENT) and
+    ``{"attached_policies": {"role" | "user" | "group": NAME, "policies": [ARN, ...]}}`` (exactly these managed
+    policies are attached).
     """
     results = []
     for expect in ("contained", "untouched"):
@@ -372,9 +467,24 @@ def state_checks(stack: LocalStack, spec: Mapping[str, Any]) -> list[dict[str, A
             elif "invocation_logging" in check:
                 seen = logging_configuration(stack)
                 holds = seen == check["invocation_logging"]
+            elif "service_specific_credentials" in check:
+                want = check["service_specific_credentials"]
+                seen = credential_statuses(stack, want["user"], want.get("service"))
+                holds = bool(seen) and all(status == want["status"] for status in seen.values())
+            elif "role_trust_policy" in check:
+                want = check["role_trust_policy"]
+                seen = {"role": want["role"], "document": trust_policy(stack, want["role"])}
+                holds = seen["document"] == want["document"]
+            elif "attached_policies" in check:
+                want = check["attached_policies"]
+                kind = next(k for k in ("role", "user", "group") if k in want)
+                found = attached_policies(stack, kind, want[kind])
+                seen = {kind: want[kind], "policies": found}
+                holds = found is not None and sorted(found) == sorted(want["policies"])
             else:
                 raise ValueError(
-                    f"unknown aws_state check {sorted(check)}; known: role_inline_policy, invocation_logging"
+                    f"unknown aws_state check {sorted(check)}; known: role_inline_policy, invocation_logging, "
+                    "service_specific_credentials, role_trust_policy, attached_policies"
                 )
             ok = holds if expect == "contained" else not holds
             results.append({"expect": expect, "check": check, "seen": seen, "ok": ok})
@@ -398,10 +508,33 @@ def _logging_restored(stack: LocalStack, finding: Mapping[str, Any], keys: list[
     return current is not None and (previous is None or current == previous)
 
 
+BEARER_DENY_POLICY = "warden-deny-bedrock-bearer"
+"""The inline policy contain-bedrock-api-key puts on a user or role (warden.response.BEARER_DENY_POLICY)."""
+
+
+def _api_key_contained(stack: LocalStack, finding: Mapping[str, Any], keys: list[dict[str, str]]) -> bool:
+    """A Bedrock API key: the user's Bedrock credentials all read back not Active, or the user or the role (of a
+    session) holds the deny of bearer-token calls."""
+    principal = str(finding.get("principal", ""))
+    if ":user/" in principal:
+        user = principal.rsplit("/", 1)[-1]
+        statuses = credential_statuses(stack, user, "bedrock.amazonaws.com")
+        if statuses and "Active" not in statuses.values():
+            return True
+        try:
+            return BEARER_DENY_POLICY in stack.client("iam").list_user_policies(UserName=user)["PolicyNames"]
+        except (BotoCoreError, ClientError):
+            return False
+    _, _, rest = principal.partition(":assumed-role/")
+    role = rest.split("/", 1)[0] if rest else principal.rsplit("/", 1)[-1] if ":role/" in principal else ""
+    return bool(role) and role_has_policy(stack, role, BEARER_DENY_POLICY)
+
+
 CONTAINED_WHEN: dict[str, Callable[[LocalStack, Mapping[str, Any], list[dict[str, str]]], bool]] = {
     "contain-access-key": _key_inactive,
     "revoke-role-sessions": _role_revoked,
     "restore-invocation-logging": _logging_restored,
+    "contain-bedrock-api-key": _api_key_contained,
 }
 """Per playbook: what the AWS state read back must show for a finding to count as contained."""
 
@@ -466,11 +599,14 @@ def run_events(
     untouched_keys: list[str] = (),  # type: ignore[assignment]
     expected_findings: Sequence[ExpectedFinding] | None = None,
     aws_state: Mapping[str, Any] | None = None,
+    iam_setup: Mapping[str, Any] | None = None,
     root: Path = PROJECT_ROOT,
     workdir: Path | None = None,
     faults: FaultPlan | None = None,
 ) -> dict[str, Any]:
     """Deploy the stack locally, seed the victim, deliver what was read in time order, and report what happened.
+
+    The victim is its users, keys and roles, then the IAM state ``iam_setup`` describes (:func:`shape_iam`).
 
     ``attacker_keys`` (as named in the events) and ``aws_state`` (see :func:`state_checks`) decide
     ``contained`` for a scenario: all the keys must read back Inactive and every ``contained`` check
@@ -488,8 +624,9 @@ def run_events(
     with running_emulator(faults=faults) as emulator:
         stack = LocalStack(emulator, root, parameters=parameters, workdir=workdir).deploy()
         victim = seed_victim(stack, users, roles)
+        shape_iam(stack, iam_setup or {}, victim)
         not_routed, undelivered = _send(stack, planned, victim)
-        stack.settle()
+        stack.settle(until_approval=True)
         keys = key_states(stack, victim)
         checks = state_checks(stack, aws_state or {})
         wanted = [c for c in checks if c["expect"] == "contained"]
@@ -557,6 +694,7 @@ def run_scenario(
         untouched_keys=scenario.untouched_keys,
         expected_findings=scenario.expected_findings,
         aws_state=scenario.aws_state,
+        iam_setup=scenario.iam_setup,
         root=root,
         workdir=workdir,
         faults=faults,

@@ -201,6 +201,33 @@ class Execution:
     output: dict[str, Any] | None = None
     error: str | None = None
     states: list[str] = field(default_factory=list)
+    awaiting_approval: bool = False
+    """Seen waiting on a task token for a person (``AwaitApproval``) by a settle that does not wait for one."""
+
+
+def _awaits_approval(sfn: Any, execution_arn: str) -> bool:
+    """Whether the execution's newest event is its approval request, published and waiting for a person."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=6, reverseOrder=True)["events"]
+    return (
+        bool(events)
+        and events[0]["type"] == "TaskSubmitted"
+        and any(
+            e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AwaitApproval" for e in events
+        )
+    )
+
+
+def _readable(message: Any) -> tuple[Any, dict[str, Any] | None]:
+    """A notification as a person reads it (the e-mail text) and, for a composed one, its structured document
+    (what the queue subscription receives: the ``sqs`` body of the message)."""
+    if isinstance(message, str) and message.startswith("{"):
+        try:
+            document = json.loads(message)
+        except ValueError:
+            return message, None
+        if isinstance(document, dict) and document.get("format") == "warden-notification/1":
+            return document.get("text", message), document
+    return message, None
 
 
 class LocalStack:
@@ -446,6 +473,10 @@ class LocalStack:
         arn = self._arn("lambda", f"function:{name}")
         self.resolver.refs[logical] = name
         self.resolver.attributes[logical] = {"Arn": arn}
+        if "FunctionUrlConfig" in props:  # SAM's <Logical>Url; the runner calls handlers itself, not over HTTPS
+            self.resolver.attributes[logical + "Url"] = {
+                "FunctionUrl": f"https://{name}.lambda-url.{self.emulator.region}.on.aws/"
+            }
         environment = {
             **self.resolver.resolve(globals_.get("Environment", {}).get("Variables", {})),
             **self.resolver.resolve(props.get("Environment", {}).get("Variables", {})),
@@ -1016,18 +1047,26 @@ class LocalStack:
         self._note("playbook", f"{self.state_machines[arn]} started for finding {finding_id}", {"execution": execution})
         return started
 
-    def settle(self, timeout: float = 60.0, *, only: Iterable[Execution] | None = None) -> None:
+    def settle(
+        self, timeout: float = 60.0, *, only: Iterable[Execution] | None = None, until_approval: bool = False
+    ) -> None:
         """Wait for every execution (or ``only`` these) to end, including those that failures start; report
-        failures as AWS would.
+        failures as AWS would. With ``until_approval``, an execution waiting for a person's approval counts as
+        settled (a demo does not wait an hour for one).
 
         What the executions published to topics with subscribed functions is then delivered to them.
         """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         chosen = None if only is None else {e.arn for e in only}
-        while running := [e for e in self.executions if e.status == "RUNNING" and (chosen is None or e.arn in chosen)]:
+
+        def pending(e: Execution) -> bool:
+            waived = until_approval and e.awaiting_approval
+            return e.status == "RUNNING" and not waived and (chosen is None or e.arn in chosen)
+
+        while running := [e for e in self.executions if pending(e)]:
             for execution in running:
-                self._settle_one(sfn, execution, deadline)
+                self._settle_one(sfn, execution, deadline, until_approval=until_approval)
             self.deliver_sns()
             if time.monotonic() > deadline:
                 return
@@ -1049,12 +1088,18 @@ class LocalStack:
                     delivered += 1
         return delivered
 
-    def _settle_one(self, sfn: Any, execution: Execution, deadline: float) -> None:
+    def _settle_one(self, sfn: Any, execution: Execution, deadline: float, *, until_approval: bool = False) -> None:
         """Wait for one execution, read its history, and emit its status change if it did not succeed."""
+        polls = 0
         while True:
             described = sfn.describe_execution(executionArn=execution.arn)
             if described["status"] != "RUNNING" or time.monotonic() > deadline:
                 break
+            polls += 1
+            if until_approval and polls % 10 == 0 and _awaits_approval(sfn, execution.arn):
+                execution.awaiting_approval = True
+                self._note("playbook", f"{execution.playbook} waiting for approval", {"execution": execution.arn})
+                return
             time.sleep(0.02)
         execution.status = described["status"]
         execution.output = json.loads(described["output"]) if described.get("output") else None
@@ -1105,11 +1150,13 @@ class LocalStack:
                 for message in messages:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     envelope = json.loads(message["Body"])
+                    text, document = _readable(envelope.get("Message"))
                     found.append(
                         {
                             "topic": envelope.get("TopicArn"),
                             "subject": envelope.get("Subject"),
-                            "message": envelope.get("Message"),
+                            "message": text,
+                            "document": document,
                             "attributes": {
                                 k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()
                             },

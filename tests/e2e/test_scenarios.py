@@ -129,6 +129,8 @@ def test_the_demo_text_shows_what_was_expected_and_what_was_raised(demo: Callabl
     [
         ("llmjacking-role", "revoke-role-sessions", "CONTAINED"),
         ("logging-disabled", "restore-invocation-logging", "RESTORED"),
+        ("trust-backdoor", "revert-policy-change", "REVERTED"),
+        ("admin-attached", "revert-policy-change", "REVERTED"),
     ],
 )
 def test_playbook_scenarios_are_contained_as_read_back_from_the_emulator(
@@ -151,6 +153,42 @@ def test_the_role_scenario_revokes_the_attackers_role_only(demo: Callable[[str],
     assert seen == {"rag-indexer": True, "rag-api-task": False}
     (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == "revoke-role-sessions"]
     assert "every session of role rag-indexer" in notification["message"]
+
+
+def test_the_trust_backdoor_scenario_puts_back_the_trust_policy_warden_saw(demo: Callable[[str], Demo]) -> None:
+    report = demo("trust-backdoor").report
+
+    seen = {c["check"]["role_trust_policy"]["role"]: c["seen"]["document"] for c in report["aws_state"]["checks"]}
+    lambda_only = {"Service": "lambda.amazonaws.com"}
+    assert [s["Principal"] for s in seen["reports-exporter"]["Statement"]] == [lambda_only], (
+        "the outside account is out"
+    )
+    assert [s["Principal"] for s in seen["rag-api-task"]["Statement"]] == [{"Service": "ecs-tasks.amazonaws.com"}]
+    (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == "revert-policy-change"]
+    assert "aws iam update-assume-role-policy --role-name reports-exporter" in notification["message"]
+
+
+def test_the_admin_attached_scenario_detaches_the_attackers_grant_only(demo: Callable[[str], Demo]) -> None:
+    report = demo("admin-attached").report
+
+    seen = {c["check"]["attached_policies"]["role"]: c["seen"]["policies"] for c in report["aws_state"]["checks"]}
+    assert seen == {"data-export-lambda": [], "rag-api-task": ["arn:aws:iam::123456789012:policy/rag-corpus-read"]}
+    (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == "revert-policy-change"]
+    assert "detach-role-policy --role-name data-export-lambda" in notification["message"]
+
+
+def test_the_api_key_scenario_deactivates_the_stolen_key_only(demo: Callable[[str], Demo]) -> None:
+    result, report, _ = demo("api-key")
+
+    assert report["contained"] is True and report["passed"] is True and result.exit_code == 0
+    seen = {c["check"]["service_specific_credentials"]["user"]: c["seen"] for c in report["aws_state"]["checks"]}
+    assert list(seen["BedrockAPIKey-7k2q"].values()) == ["Inactive"], "read back from the emulator's IAM"
+    assert list(seen["BedrockAPIKey-app1"].values()) == ["Active"], "the chatbot's own key is untouched"
+    outcomes = sorted((e["playbook"], e["outcome"]) for e in report["executions"])
+    assert outcomes == [("contain-bedrock-api-key", "CONTAINED"), ("notify-only", "NOTIFIED")]
+    playbook = "contain-bedrock-api-key"
+    (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == playbook]
+    assert "Deactivate Bedrock API key ACCA" in notification["message"] and "not deleted" in notification["message"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,10 +26,17 @@ def fuzz_emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def fuzz_stack(fuzz_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
     """The template deployed in auto mode, so that playbooks act on what the inputs name, with every optional
-    function on (Slack: a secret that does not exist, so every delivery fails into the function's destination)."""
+    function on (Slack: a secret that does not exist, so every delivery fails into the function's destination
+    and every click is refused; Security Hub export on)."""
     name = f"fz-{uuid.uuid4().hex[:6]}"
     workdir: Path = tmp_path_factory.mktemp(name)
     secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:fuzz-AbCdEf"
     # The hourly rate limit would turn later containments into approvals that nobody answers: it has its own tests.
-    parameters = {"ResponseMode": "auto", "SlackWebhookSecretArn": secret, "ContainmentRateLimit": "1000"}
+    parameters = {
+        "ResponseMode": "auto",
+        "SlackWebhookSecretArn": secret,
+        "SlackSigningSecretArn": secret,
+        "SecurityHubExport": "true",
+        "ContainmentRateLimit": "1000",
+    }
     return LocalStack(fuzz_emulator, ROOT, stack_name=name, parameters=parameters, workdir=workdir).deploy()

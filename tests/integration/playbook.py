@@ -163,3 +163,26 @@ def approve(stack: LocalStack, token: str, by: str = "arn:aws:iam::123456789012:
 
 def reject(stack: LocalStack, token: str, why: str = "Rejected by the on-call: a load test") -> None:
     stack.client("stepfunctions").send_task_failure(taskToken=token, error="Warden.Rejected", cause=why)
+
+
+def deliver_from_bus(stack: LocalStack, finding: dict[str, Any], event_id: str, times: int = 3) -> list[Execution]:
+    """Put ``finding`` on the findings bus as a detector does, ``times`` times (EventBridge delivers at least
+    once), settle, and return the executions it started."""
+    from warden_local.emulator import ACCOUNT_ID
+
+    started = len(stack.executions)
+    event = {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Warden Finding",
+        "source": "bedrock-warden",
+        "account": ACCOUNT_ID,
+        "time": "2026-11-20T14:04:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": finding,
+    }
+    for _ in range(times):
+        stack.route(stack.ref("FindingsBus"), event)
+    stack.settle()
+    return stack.executions[started:]

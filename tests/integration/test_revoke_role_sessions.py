@@ -15,6 +15,7 @@ from tests.integration.playbook import (
     PROTECTED_ROLE,
     PROTECTED_USER,
     REVOCATION_POLICY,
+    deliver_from_bus,
     dumped,
     finding_for,
     incident,
@@ -218,24 +219,7 @@ def test_a_redelivered_finding_is_handled_once(stack: LocalStack) -> None:
 def test_a_finding_from_the_bus_starts_this_playbook_and_no_other(stack: LocalStack) -> None:
     role, arn = new_role(stack)
     finding = role_finding_for(session_of(arn))
-    started = len(stack.executions)
-    event = {
-        "version": "0",
-        "id": "finding-event-1",
-        "detail-type": "Warden Finding",
-        "source": "bedrock-warden",
-        "account": ACCOUNT_ID,
-        "time": "2026-11-20T14:04:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": finding,
-    }
-
-    for _ in range(3):  # EventBridge delivers at least once
-        stack.route(stack.ref("FindingsBus"), event)
-    stack.settle()
-
-    runs = stack.executions[started:]
+    runs = deliver_from_bus(stack, finding, "finding-event-1")
     assert {e.playbook for e in runs} == {PLAYBOOK}, "notify-only does not answer it as well"
     assert [e.states[-1] for e in runs].count("Done") == 1
     assert revocation_policy(stack, role) is not None

@@ -72,7 +72,7 @@ EXPECTED: dict[str, tuple[Severity, str, str | None, str | None, dict[str, Any]]
     "bedrock-api-key-outside-bedrock__positive__placeholder_user_pivots_to_iam": (
         Severity.HIGH,
         PHANTOM,
-        "contain-bedrock-api-key",
+        "contain-access-key",
         "AKIAEXAMPLEPHANTOM01",
         {"call": "GetCallerIdentity", "event_source": "sts.amazonaws.com", "credential_type": "long-term-access-key"},
     ),

@@ -191,6 +191,22 @@ def test_other_identities_are_named_and_not_contained(
     assert finding.playbook == playbook
 
 
+@pytest.mark.parametrize(
+    ("key", "playbook"),
+    [(None, "contain-bedrock-api-key"), ("AKIAEXAMPLEPHANTOM01", "contain-access-key")],
+)
+def test_a_placeholder_users_finding_contains_the_credential_that_signed(key: str | None, playbook: str) -> None:
+    """A ``BedrockAPIKey-*`` user's Bedrock key, unless an IAM access key added to it signed the calls."""
+    event = copy.deepcopy(load_json("guardduty/Impact-IAMUser-AnomalousModelInvocation.json"))
+    details = {"userName": "BedrockAPIKey-7k2q", "userType": "IAMUser"}
+    event["detail"]["resource"]["accessKeyDetails"] = details | ({"accessKeyId": key} if key else {})
+
+    record = GuardDutyEvent.model_validate(event).detail
+    (finding,) = rule.guardduty_ai_finding(record, None, DEFAULT_SETTINGS).findings
+
+    assert (finding.principal, finding.playbook) == ("arn:aws:iam::123456789012:user/BedrockAPIKey-7k2q", playbook)
+
+
 def test_the_partition_of_the_finding_is_the_partition_of_the_principal() -> None:
     event = copy.deepcopy(load_json("guardduty/Impact-IAMUser-AnomalousModelInvocation.json"))
     event["detail"]["partition"] = "aws-cn"

@@ -79,3 +79,18 @@ def test_the_secret_pasted_in_a_prompt_is_in_no_finding() -> None:
     published = json.dumps([f.to_json_dict() for f in svc.publisher.published])  # type: ignore[attr-defined]
     assert "bedrock-secret-in-text" in published
     assert pasted not in published and "AKIAQUMPMHS6PJARB7LM" not in published
+
+
+@pytest.mark.parametrize("name", ["trust-backdoor", "admin-attached"])
+def test_a_revert_scenario_seeds_the_state_the_attacker_left(name: str) -> None:
+    scenario = load_scenario(name)
+
+    setup = scenario.iam_setup
+    roles = {r["name"]: r for r in setup["roles"]}
+
+    assert set(roles) == set(scenario.roles), "role objects are seeded by name and shaped by iam_setup"
+    created = {f"arn:aws:iam::{ACCOUNT_ID}:policy/{p['name']}" for p in setup["policies"]}
+    attached = {arn for r in roles.values() for arn in r.get("managed_policies", [])}
+    assert attached <= created, "the emulator loads no AWS managed policies: attach only what the scenario creates"
+    checks = scenario.aws_state["contained"]
+    assert checks and all({"role_trust_policy", "attached_policies"} & set(c) for c in checks)

@@ -438,3 +438,89 @@ def test_header_and_field_limits_hold_for_a_single_huge_value() -> None:
     assert units(header["text"]["text"]) <= MAX_HEADER and header["text"]["text"].endswith(ELLIPSIS)
     fields = next(b for b in blocks_of(message, "section") if "fields" in b)["fields"]
     assert all(units(field["text"]) <= MAX_FIELD_TEXT for field in fields)
+
+
+# ------------------------------------------------------------------------------------------ approve mode and composed
+
+
+def approval_message(finding_id: str = "4c1f0a8e2b7d4e6f9a3c5b1d7e2f8a90") -> str:
+    """The text of the AwaitApproval state (scripts/asl_gates.py), filled in."""
+    return (
+        f"LLMjacking: {PRINCIPAL} prepared Bedrock access\n\n"
+        "APPROVAL NEEDED. Warden will deactivate access key AKIAEXAMPLEBATCHSVC1 of ml-batch-svc.\n\n"
+        f"Approve: warden playbook approve {finding_id} --stack <stack>\n"
+        f"Reject:  warden playbook reject {finding_id} --stack <stack> --reason <why>\n"
+        "Unanswered after 3600 seconds: reject.\n\n"
+        f"Finding: {finding_id}\n"
+        "Detector: llmjacking-sequence (bedrock-usage, severity HIGH)\n"
+        f"Principal: {PRINCIPAL}\n"
+        "Account / region: 123456789012 / eu-west-1\n"
+        "Playbook: contain-access-key\n"
+        f"Playbook execution: {EXECUTION}"
+    )
+
+
+TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAZ-task-token-canary"  # noqa: S105  a fake task token
+
+
+def test_an_approval_request_shows_the_plan_and_both_buttons_behind_confirm_dialogs_never_the_token() -> None:
+    attributes = {
+        "outcome": {"Type": "String", "Value": "AWAITING_APPROVAL"},
+        "incident": {"Type": "String", "Value": "4c1f0a8e2b7d4e6f9a3c5b1d7e2f8a90"},
+        "approval_token": {"Type": "String", "Value": TOKEN},
+    }
+
+    note = parse_notification(approval_message(), subject="[Bedrock Warden] APPROVAL NEEDED", attributes=attributes)
+    message = message_of(note)
+
+    assert note.approval_pending and note.incident_id == "4c1f0a8e2b7d4e6f9a3c5b1d7e2f8a90"
+    text = everything(message)
+    assert TOKEN not in text and TOKEN not in note.model_dump_json()
+    assert "Waiting for approval" in text and "Warden will deactivate access key" in text, "the plan is shown"
+    (actions,) = blocks_of(message, "actions")
+    approve, reject = actions["elements"]
+    assert approve["value"] == reject["value"] == "4c1f0a8e2b7d4e6f9a3c5b1d7e2f8a90"
+    assert approve["confirm"]["confirm"]["text"] == "Approve" and reject["confirm"]["confirm"]["text"] == "Reject"
+    assert "Playbook execution" in text and "IAM principal" in text, "console links"
+
+
+def test_reads_the_composed_structured_body_with_every_console_link() -> None:
+    from warden.models import Finding
+    from warden.notify.compose import Outcome, compose
+
+    finding = Finding.model_validate(load_json("findings/contain_access_key__llmjacking.json"))
+    composed = compose(finding, Outcome(status="CONTAINED", summary=CONTAINED), playbook="contain-access-key",
+                       execution=EXECUTION, mode="auto")  # fmt: skip
+    bodies = json.loads(composed.message)
+    attributes = {name: {"Type": "String", "Value": v["StringValue"]} for name, v in composed.attributes.items()}
+
+    note = parse_notification(bodies["lambda"], subject=composed.subject, attributes=attributes)
+    message = message_of(note)
+
+    assert (note.status, note.finding_id, note.playbook, note.mode) == (
+        "CONTAINED",
+        finding.id,
+        "contain-access-key",
+        "auto",
+    )
+    assert note.first_evidence == finding.evidence[0] and note.evidence_count == len(finding.evidence)
+    assert note.undo == (
+        "aws iam update-access-key --user-name ml-batch-svc --access-key-id AKIAEXAMPLEBATCHSVC1 --status Active",
+    )
+    labels = [label for label, _ in console_links(note)]
+    assert labels == ["CloudTrail event", "Playbook execution", "IAM principal"]
+    assert f"EventId={finding.evidence[0]}|CloudTrail event>" in everything(message)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=3000), st.text(max_size=5000))
+def test_an_approval_message_with_any_summary_and_principal_stays_within_limits(principal: str, summary: str) -> None:
+    note = Notification(
+        title="t", status="AWAITING_APPROVAL", approval_pending=True, incident_id="a" * 32,
+        principal=principal, summary=summary,
+    )  # fmt: skip
+
+    message = message_of(note)
+
+    (actions,) = blocks_of(message, "actions")
+    assert len(actions["elements"]) == 2 and len(message["blocks"]) <= 50

@@ -703,6 +703,8 @@ def test_every_function_keeps_what_fails_and_has_a_log_group_with_retention(logi
     elif kinds:
         assert kinds in ({"EventBridgeRule"}, {"SNS"})
         assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+    elif "FunctionUrlConfig" in props:  # invoked synchronously over HTTPS only: the caller sees the error
+        assert "EventInvokeConfig" not in props
     else:
         assert "EventInvokeConfig" not in props, "a synchronous function has no asynchronous retries"
         assert any(f"{logical}.Arn" in json.dumps(d) or logical in json.dumps(d) for d in _substitutions())
@@ -751,7 +753,7 @@ def _responder(state_machine: str) -> dict[str, Any]:
     ]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [f"{state_machine}Role", "Arn"]}}
-    return role
+    return dict(role)
 
 
 def _substitutions() -> list[dict[str, Any]]:

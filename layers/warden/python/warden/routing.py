@@ -95,7 +95,9 @@ def route_for(routes: tuple[Route, ...], family: str, severity: Severity | str) 
     return next((route for route in routes if route.matches(family, severity)), None)
 
 
-def playbook_for(routes: tuple[Route, ...], family: str, severity: Severity | str, recommended: str) -> str:
+def playbook_for(
+    routes: tuple[Route, ...], family: str, severity: Severity | str, recommended: str | None
+) -> str | None:
     """The playbook that answers a finding: the first matching entry that names one, else the detector's."""
     for route in routes:
         if route.matches(family, severity) and route.playbook:

@@ -7,10 +7,12 @@ an attacker chooses that).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from warden.models import CloudTrailRecord
 from warden.models.wire import truncated
@@ -20,6 +22,8 @@ IAM = "iam.amazonaws.com"
 BEDROCK = "bedrock.amazonaws.com"
 ORGANIZATIONS = "organizations.amazonaws.com"
 MAX_LISTED = 10
+MAX_KEPT_DOCUMENT = 10_240
+"""Longest policy document a finding carries (IAM's limit for a role's inline policies, in characters)."""
 """Most items of one list (actions, reasons, resources) a finding's details carry."""
 AWS_MANAGED_POLICY = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 ARN_PARTITION = re.compile(r"^arn:(aws[\w-]*):")
@@ -136,6 +140,29 @@ def actor(record: CloudTrailRecord) -> dict[str, Any]:
         "source_ip": record.source_ip_address,
         "user_agent": truncated(record.user_agent, 512) if record.user_agent else None,
     }
+
+
+def compact_document(document: object) -> str | None:
+    """A policy document from a request (JSON text, URL-encoded or not, or an object) as compact JSON.
+
+    A finding carries it so that a revert can check that IAM still holds what the event put; None when it
+    is unreadable or longer than :data:`MAX_KEPT_DOCUMENT` (IAM's largest inline policy, a role's).
+    """
+    value = document
+    if isinstance(document, str):
+        raw = document.strip()
+        raw = unquote(raw) if raw[:3].upper() == "%7B" else raw
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return None
+    return compact if len(compact) <= MAX_KEPT_DOCUMENT else None
 
 
 def cut(values: Iterable[str], limit: int = MAX_LISTED) -> list[str]:

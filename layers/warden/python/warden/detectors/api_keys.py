@@ -50,10 +50,15 @@ When it fires
     outcome, except calls an AWS service makes on the user's behalf (``userIdentity.invokedBy``).
 
 Response playbook
-    ``contain-bedrock-api-key`` for a Bedrock credential, a key's control-plane call, a new network or
-    a phantom user acting outside Bedrock; ``revert-policy-change`` for an access key or password
-    added to a phantom user (the finding's ``access_key_id`` is the new access key). For a Bedrock
-    credential the finding's ``access_key_id`` is the service-specific credential id (``ACCA...``).
+    ``contain-bedrock-api-key`` for a Bedrock credential, a key's control-plane call or a new network:
+    for a credential made for another user the finding's ``access_key_id`` (and
+    ``details.service_specific_credential_id``) is the service-specific credential id (``ACCA...``), which
+    the playbook deactivates; for a key's use CloudTrail names no credential id, and the playbook finds the
+    key in IAM from the principal (a ``BedrockAPIKey-*`` user's one active key), or denies bearer-token
+    calls to a principal whose keys are short-term (``details.key_kind``). ``contain-access-key`` for a
+    phantom user acting outside Bedrock: the call was signed with the IAM access key in the finding's
+    ``access_key_id``, which deactivating a Bedrock key would not stop. ``revert-policy-change`` for an
+    access key or password added to a phantom user (the finding's ``access_key_id`` is the new access key).
 
 State
     for-another-user: :class:`PhantomUser`, keyed by account and user name, only for
@@ -592,6 +597,8 @@ def api_key_outside_bedrock(record: CloudTrailRecord, state: None, settings: Set
         return Outcome()
     principal = identity.arn or user_arn("aws", record.account, identity.user_name or "")
     verb = "called" if record.succeeded else "tried"
+    # An IAM access key signed the call (a bearer token works on Bedrock only): that key is what to contain.
+    playbook = _bedrock.playbook_for(bearer=False, access_key_id=identity.access_key_id, identity_type=identity.type)
     finding = event_finding(
         record,
         detector=OUTSIDE_BEDROCK,
@@ -600,7 +607,7 @@ def api_key_outside_bedrock(record: CloudTrailRecord, state: None, settings: Set
         title=f"Bedrock API key user {identity.user_name} {verb} {record.event_source} {record.event_name}",
         principal=principal,
         access_key_id=identity.access_key_id,
-        playbook=CONTAIN_API_KEY,
+        playbook=playbook,
         details={
             "call": record.event_name,
             "event_source": record.event_source,

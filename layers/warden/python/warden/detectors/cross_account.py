@@ -23,7 +23,9 @@ external-trust-policy
     issuer, e.g. any pod of an EKS cluster).
     *Principal*: the role (its ARN); the caller is ``details.actor``.
     *Playbook*: ``revert-policy-change``; ``details.previous_document`` is the trust policy to restore
-    when Warden saw one (None otherwise: the playbook must then remove the listed principals).
+    when Warden saw one (None otherwise: the playbook then changes nothing and asks a person to remove the
+    listed principals), ``details.document`` the one this call set (compact JSON), which the playbook
+    checks is still in force before restoring.
     *State*: :class:`TrustHistory` per role (keyed by ``arn:...:role/<lower-case name>``, so the path and
     letter case do not matter): the last :data:`MAX_VERSIONS` trust documents by event time, each
     compacted and kept only up to :data:`MAX_DOCUMENT_CHARS`, for :data:`BASELINE_RETENTION`.
@@ -89,15 +91,14 @@ untrusted-model-or-data-source
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from pydantic import BaseModel, Field
 
+from warden.detectors._policy import compact_document
 from warden.detectors._trust import ASSUME_ACTIONS, Exposure, Trust, exposures, organization_admission
 from warden.detectors.registry import Outcome, detector, event_finding, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
@@ -169,21 +170,8 @@ def _parse(document: object) -> list[Statement] | None:
 
 def _compact(document: object) -> str | None:
     """The document as compact JSON to keep, or None when unreadable or too long to keep."""
-    value = document
-    if isinstance(document, str):
-        text = document.strip()
-        text = unquote(text) if text[:3].upper() == "%7B" else text
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
-            return None
-    if not isinstance(value, dict):
-        return None
-    try:
-        compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (ValueError, RecursionError):
-        return None
-    return compact if len(compact) <= MAX_DOCUMENT_CHARS else None
+    kept = compact_document(document)
+    return kept if kept is not None and len(kept) <= MAX_DOCUMENT_CHARS else None
 
 
 def _actor(record: CloudTrailRecord) -> dict[str, Any]:
@@ -346,6 +334,7 @@ def external_trust_policy(record: CloudTrailRecord, state: TrustHistory, setting
             **_actor(record),
             "previous_document": before,
             "previous_document_known": before is not None,
+            "document": version.document,
         },
     )
     return Outcome(findings=(finding,), state=remembered)

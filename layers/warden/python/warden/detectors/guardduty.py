@@ -41,9 +41,10 @@ When it fires
     is put in the ARN. A finding without access key details names the account root, with no playbook.
 
 Response playbook
-    By the credential: ``contain-bedrock-api-key`` for a ``BedrockAPIKey-*`` user,
-    ``contain-access-key`` for an IAM user's long-term key (``AKIA``), ``revoke-role-sessions`` for an
-    assumed role; none for root, federated users and anything else (the finding is still notified).
+    By the credential: ``contain-access-key`` for an IAM user's long-term key (``AKIA``), even a
+    ``BedrockAPIKey-*`` user's (an access key added to it signed the call); ``contain-bedrock-api-key``
+    for a ``BedrockAPIKey-*`` user otherwise; ``revoke-role-sessions`` for an assumed role; none for
+    root, federated users and anything else (the finding is still notified).
     Whether a LOW finding may start a playbook is the response side's decision.
 
 State
@@ -111,10 +112,10 @@ def _playbook(finding: GuardDutyFinding, sample: bool) -> str | None:
     if sample or details is None:
         return None
     key = details.access_key_id or ""
+    if details.user_type == "IAMUser" and key.startswith("AKIA"):
+        return "contain-access-key"  # an access key, even on a BedrockAPIKey-* user: deactivating it stops the calls
     if details.user_type == "IAMUser" and is_phantom(details.user_name):
         return "contain-bedrock-api-key"
-    if details.user_type == "IAMUser" and key.startswith("AKIA"):
-        return "contain-access-key"
     if details.user_type == "AssumedRole":
         return "revoke-role-sessions"
     return None

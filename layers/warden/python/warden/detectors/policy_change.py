@@ -39,6 +39,7 @@ from warden.detectors._policy import (
     actor,
     actor_arn,
     broad_grant,
+    compact_document,
     cut,
     flag,
     iam_arn,
@@ -774,8 +775,11 @@ def broad_permissions_granted(
     Response playbook
         ``revert-policy-change``: ``principal`` is the *target* (user, role or group ARN built from the
         account and name; for a policy version change, the policy ARN), ``details`` name the policy ARN
-        (``policy_arn``, ``version_id``) or the inline policy (``policy_name``) to remove; the actor is in
-        ``details.actor``.
+        (``policy_arn``, ``version_id``) or the inline policy (``policy_name``, and ``policy_document``: the
+        document that was put, as compact JSON, so that the playbook deletes the policy only while IAM still
+        holds that document) to remove; the actor is in ``details.actor``. A policy version change names
+        the policy as its target: the previous default version is not in the event, so the playbook only
+        notifies it.
 
     State
         :class:`PolicyMemory` per account: up to :data:`MAX_POLICIES` broad customer managed policies,
@@ -838,6 +842,7 @@ def _inline(record: CloudTrailRecord) -> Outcome[PolicyMemory]:
     details = {
         "grant": f"{grant.level}-wide inline policy",
         "policy_name": text(params(record), "policyName"),
+        "policy_document": compact_document(params(record).get("policyDocument")),
         "broad_actions": list(grant.actions),
         "conditional": grant.conditional,
         "target": target,

@@ -260,7 +260,8 @@ def _seen(note: Notification) -> str | None:
 
 
 def _approval_block(note: Notification) -> dict[str, Any] | None:
-    """Approve and Reject buttons carrying the incident id: only when the message says approval is pending."""
+    """Approve and Reject buttons carrying the incident id (never the task token), each behind a confirm
+    dialog: only when the message says approval is pending."""
     incident = note.incident_id or note.finding_id
     if not note.approval_pending or not incident or units(incident) > MAX_BUTTON_VALUE:
         return None
@@ -270,6 +271,17 @@ def _approval_block(note: Notification) -> dict[str, Any] | None:
             cut_escaped(f"The playbook will act on {note.principal or 'the principal'}.", MAX_CONFIRM_TEXT)
         ),
         "confirm": _plain("Approve", MAX_CONFIRM_BUTTON),
+        "deny": _plain("Cancel", MAX_CONFIRM_BUTTON),
+    }
+    reject_confirm = {
+        "title": _plain("Reject containment?", MAX_CONFIRM_TITLE),
+        "text": _mrkdwn(
+            cut_escaped(
+                f"Nothing will change for {note.principal or 'the principal'}; the incident is recorded as rejected.",
+                MAX_CONFIRM_TEXT,
+            )
+        ),
+        "confirm": _plain("Reject", MAX_CONFIRM_BUTTON),
         "deny": _plain("Cancel", MAX_CONFIRM_BUTTON),
     }
     return {
@@ -290,6 +302,7 @@ def _approval_block(note: Notification) -> dict[str, Any] | None:
                 "text": _plain("Reject", MAX_BUTTON_TEXT),
                 "style": "danger",
                 "value": incident,
+                "confirm": reject_confirm,
             },
         ],
     }
