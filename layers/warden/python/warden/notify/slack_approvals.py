@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
 from pydantic import Field, field_validator
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
 
-from warden.approvals import WorkflowError
+from warden.adapters.approvals import DynamoDBIncidentStore, StepFunctionsWorkflow
+from warden.adapters.secrets import SecretsManagerSecrets
+from warden.approvals import WorkflowError, decide
 from warden.config import EnvironmentModel
 from warden.errors import WardenError
 from warden.notify.slack import APPROVE_ACTION_ID, REJECT_ACTION_ID
@@ -277,3 +284,47 @@ class SlackApprovals:
             except Exception as exc:  # the decision stands; the reply is a courtesy
                 logger.warning("slack reply not delivered", extra={**keys, "error": type(exc).__name__})
         return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": ""}
+
+
+# Slack waits three seconds for the answer: short timeouts, few retries.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2)
+
+
+_SDK_LOGGER = logging.getLogger("warden.slack_approvals.slack_sdk")
+"""Given to the Slack SDK instead of its own: silent, because its debug and error lines carry the URL (a
+``response_url`` lets anyone post to the channel for a while)."""
+_SDK_LOGGER.setLevel(logging.CRITICAL + 1)
+_SDK_LOGGER.propagate = False
+_SDK_LOGGER.addHandler(logging.NullHandler())
+
+
+def _reply(response_url: str, text: str) -> None:
+    """A reply in the channel under the message (visible to everyone), through the SDK's webhook client."""
+    client = WebhookClient(response_url, timeout=1, logger=_SDK_LOGGER)
+    client.send(text=text, response_type="in_channel", replace_original=False)
+
+
+@lru_cache(maxsize=2)
+def approvals(config: ApprovalsConfig) -> SlackApprovals:
+    """The handler's collaborators, cached so that a warm function reuses its clients and cached secret."""
+    session = boto3.session.Session(region_name=config.region)
+
+    endpoint, settings = config.endpoint_url, _CLIENT_CONFIG
+    secrets = SecretsManagerSecrets(
+        session.client("secretsmanager", endpoint_url=endpoint, config=settings),
+        max_age_seconds=config.secret_max_age_seconds,
+    )
+    store = DynamoDBIncidentStore(
+        session.client("dynamodb", endpoint_url=endpoint, config=settings), config.incident_table
+    )
+    workflow = StepFunctionsWorkflow(session.client("stepfunctions", endpoint_url=endpoint, config=settings))
+
+    def decide_incident(incident: str, *, approve: bool, by: str, reason: str | None) -> str:
+        return decide(store, workflow, incident, approve=approve, by=by, reason=reason).summary
+
+    return SlackApprovals(
+        signing_secret=lambda: secrets.get(config.signing_secret_arn).strip(),
+        approvers=config.approvers,
+        decide=decide_incident,
+        reply=_reply,
+    )
