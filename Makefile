@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := .venv
+# Four workers, each with its own embedded emulator; a module's tests stay on one worker (they share its
+# stacks). Most of a test's time is spent waiting on executions, so four pay off even on two cores.
+PYTEST_PARALLEL ?= -n 4 --dist loadscope
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # checkov pins a boto3 that aws-sam-cli's pin excludes, so it gets a virtual environment of its own.
@@ -54,7 +57,7 @@ security: $(STAMP) $(CHECKOV_STAMP) ## checkov on the template as the SAM transf
 		--file .aws-sam/expanded.json
 
 test: lint security build ## The whole suite: lint, checkov, sam build, then unit, integration and end-to-end tests
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 fuzz: $(STAMP) ## 10,000+ generated inputs through readers, handlers, playbooks and replay; prints the counts
 	$(BIN)/python scripts/fuzz.py

@@ -206,14 +206,13 @@ class Execution:
 
 
 def _awaits_approval(sfn: Any, execution_arn: str) -> bool:
-    """Whether the execution's newest event is its approval request, published and waiting for a person."""
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=6, reverseOrder=True)["events"]
-    return (
-        bool(events)
-        and events[0]["type"] == "TaskSubmitted"
-        and any(
-            e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AwaitApproval" for e in events
-        )
+    """Whether the execution's newest event is its approval request, published and waiting for a person.
+
+    Read from the whole history: moto ignores ``reverseOrder``.
+    """
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"][-6:]
+    return bool(events) and events[-1]["type"] == "TaskSubmitted" and any(
+        e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AwaitApproval" for e in events
     )
 
 
