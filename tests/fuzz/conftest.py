@@ -17,7 +17,7 @@ from warden_local.emulator import ACCOUNT_ID, Emulator, running_emulator
 from warden_local.stack import LocalStack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzz_emulator() -> Iterator[Emulator]:
     with running_emulator() as running:
         yield running
