@@ -211,8 +211,12 @@ def _awaits_approval(sfn: Any, execution_arn: str) -> bool:
     Read from the whole history: moto ignores ``reverseOrder``.
     """
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"][-6:]
-    return bool(events) and events[-1]["type"] == "TaskSubmitted" and any(
-        e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AwaitApproval" for e in events
+    return (
+        bool(events)
+        and events[-1]["type"] == "TaskSubmitted"
+        and any(
+            e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AwaitApproval" for e in events
+        )
     )
 
 
