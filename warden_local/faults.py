@@ -39,7 +39,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 KINDS = ("throttling", "access-denied", "server-error", "timeout")
-SERVICES = ("iam", "dynamodb", "sns", "sqs", "events")
+SERVICES = ("iam", "dynamodb", "sns", "sqs", "events", "bedrock")
 """What ``--faults`` can fail (SigV4 signing names)."""
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -53,6 +53,7 @@ _JSON_CONTENT_TYPES = {
     "dynamodb": "application/x-amz-json-1.0",
     "sqs": "application/x-amz-json-1.0",
     "events": "application/x-amz-json-1.1",
+    "bedrock": "application/json",  # REST-JSON: botocore reads the code from x-amzn-ErrorType
 }
 
 
@@ -110,6 +111,12 @@ ERRORS: Mapping[str, Mapping[str, tuple[ServiceError, ...]]] = {
         "access-denied": (ServiceError("AccessDenied", 403, _DENIED, type_prefix=_CORAL, query_code="AccessDenied"),),
         "server-error": (ServiceError("InternalFailure", 500, "Internal failure", sender=False, type_prefix=_CORAL),),
         "timeout": (ServiceError("RequestTimeout", 504, _TIMED_OUT, sender=False, query_code="RequestTimeout"),),
+    },
+    "bedrock": {  # REST-JSON; codes and statuses as botocore's Bedrock model declares them
+        "throttling": (ServiceError("ThrottlingException", 429, _RATE),),
+        "access-denied": (ServiceError("AccessDeniedException", 403, _DENIED),),
+        "server-error": (ServiceError("InternalServerException", 500, "Internal server error", sender=False),),
+        "timeout": (ServiceError("RequestTimeoutException", 504, _TIMED_OUT, sender=False),),
     },
 }
 

@@ -44,6 +44,10 @@ EXPECTED: dict[tuple[str, str], tuple[set[str], int, str | None]] = {
     ("sqs", "access-denied"): ({"AccessDenied"}, 403, None),
     ("sqs", "server-error"): ({"InternalFailure"}, 500, None),
     ("sqs", "timeout"): ({"RequestTimeout"}, 504, None),
+    ("bedrock", "throttling"): ({"ThrottlingException"}, 429, "ThrottlingException"),
+    ("bedrock", "access-denied"): ({"AccessDeniedException"}, 403, "AccessDeniedException"),
+    ("bedrock", "server-error"): ({"InternalServerException"}, 500, "InternalServerException"),
+    ("bedrock", "timeout"): ({"RequestTimeoutException"}, 504, None),
 }
 CALLS: dict[str, Callable[[Any], Any]] = {
     "iam": lambda client: client.list_users(),
@@ -51,6 +55,7 @@ CALLS: dict[str, Callable[[Any], Any]] = {
     "dynamodb": lambda client: client.list_tables(),
     "events": lambda client: client.list_event_buses(),
     "sqs": lambda client: client.list_queues(),
+    "bedrock": lambda client: client.get_model_invocation_logging_configuration(),
 }
 PLAYBOOK_ONLY_IAM_CALLS = {"GetAccessKeyLastUsed", "GetUser", "ListAccessKeys", "UpdateAccessKey"}
 

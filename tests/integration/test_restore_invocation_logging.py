@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 
 from tests.conftest import load_json
 from tests.integration.playbook import incident, logging_configuration, logging_finding_for, run_playbook
+from warden_local.emulator import Emulator
+from warden_local.faults import FaultPlan
 from warden_local.stack import LocalStack
 
 PLAYBOOK = "restore-invocation-logging"
@@ -152,3 +155,26 @@ def test_the_emulator_takes_and_gives_aws_sdk_members_in_pascal_case_as_step_fun
     document = {"Statement": [{"Condition": {"DateLessThan": {"aws:TokenIssueTime": "t"}}}]}
     answer = {"RoleName": "r", "PolicyName": "p", "PolicyDocument": document}
     assert to_sfn(answer, iam) == answer, "IAM's members are PascalCase already; a document's keys are never touched"
+
+
+def test_a_bedrock_call_that_keeps_failing_ends_failed_and_notified(stack: LocalStack, emulator: Emulator) -> None:
+    bedrock = stack.client("bedrock")  # the runner's own client: never faulted
+    with contextlib.suppress(Exception):
+        bedrock.delete_model_invocation_logging_configuration()
+    finding = logging_finding_for(
+        load_json("findings/restore_invocation_logging__deleted.json")["details"]["previous_configuration"]
+    )
+
+    with emulator.faults.injecting(FaultPlan(rate=1.0, services=frozenset({"bedrock"}), kinds=("server-error",))):
+        execution = run_playbook(stack, finding, PLAYBOOK)
+
+    assert (execution.status, execution.error) == ("FAILED", "ContainmentFailed")
+    assert logging_configuration(stack) is None, "nothing was restored"
+    assert incident(stack, finding["id"])["FINDING"]["status"] == "FAILED"
+    notes = [n for n in stack.notifications() if n["attributes"].get("incident") == finding["id"]]
+    assert [n["attributes"]["outcome"] for n in notes] == ["FAILED"], "one finding, one alert"
+    assert "InternalServerException" in notes[0]["message"]
+
+    again = run_playbook(stack, finding, PLAYBOOK)  # a FAILED incident may be run again
+    assert again.status == "SUCCEEDED"
+    assert logging_configuration(stack) is not None
