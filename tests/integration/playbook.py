@@ -128,20 +128,20 @@ def dumped(value: Any) -> str:
 
 
 def approval_token(stack: LocalStack, execution: Execution, timeout: float = 30.0) -> str:
-    """The task token of the execution's ``AwaitApproval`` state, once it waits (read from its history, as
-    ``warden playbook approve`` does)."""
+    """The task token of the execution's ``AwaitApproval`` state once its request is published, read as
+    ``warden playbook approve`` reads it (:class:`StepFunctionsWorkflow`)."""
     import time
 
+    from warden.adapters.approvals import StepFunctionsWorkflow
+
     sfn, deadline = stack.client("stepfunctions"), time.monotonic() + timeout
+    workflow = StepFunctionsWorkflow(sfn)
     while time.monotonic() < deadline:
         events = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
-        published = any(event["type"] == "TaskSubmitted" for event in events)  # the request is out
-        for event in reversed(events if published else []):
-            if event["type"] == "TaskScheduled":
-                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
-                token = parameters.get("MessageAttributes", {}).get("approval_token", {}).get("StringValue")
-                if token:
-                    return str(token)
+        published = bool(events) and events[-1]["type"] == "TaskSubmitted"  # the request is out
+        token = workflow.approval_token(execution.arn) if published else None
+        if token:
+            return token
         if sfn.describe_execution(executionArn=execution.arn)["status"] != "RUNNING":
             break
         time.sleep(0.05)

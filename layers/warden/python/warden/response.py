@@ -411,8 +411,8 @@ def decide_containment(request: ContainmentCheck, settings: ResponseConfig) -> C
         "done_summary": f"Warden did: {'; '.join(plan)}. Undo: {' && '.join(undo_commands)}",
     }
     would = " and ".join(plan)
-    decision = _gate(settings, request, would) or _acting(
-        settings, request, status="CONTAINED", reason="contain", summary=f"{would[:1].upper()}{would[1:]}."
+    decision = _in_mode(
+        settings, request, would=would, status="CONTAINED", reason="contain", summary=f"{would[:1].upper()}{would[1:]}."
     )
     return ContainmentDecision(**decision.model_dump(), **extra)
 
@@ -465,48 +465,29 @@ def _mode(settings: ResponseConfig, request: PlaybookCheck, finding: Finding) ->
     )
 
 
-def _gate(
-    settings: ResponseConfig, request: PlaybookCheck, would: str, finding: Finding | None = None
-) -> Decision | None:
-    """A dry-run decision when the finding's mode (:func:`warden.routing.resolve_mode`) is ``dry-run``; else None.
-
-    ``would`` completes "Warden would have ...".
-    """
-    finding = finding or getattr(request, "finding")  # noqa: B009  every acting request carries one
-    mode, why = _mode(settings, request, finding)
-    if mode != "dry-run":
-        return None
-    reason = "below-threshold" if why.startswith("severity") else "dry-run"
-    return Decision(
-        act=False,
-        status="DRY_RUN",
-        reason=reason,
-        summary=f"Dry run ({why}): Warden would have {would}.",
-        mode="dry-run",
-        rate_limit=settings.rate_limit,
-    )
-
-
-def _acting(
-    settings: ResponseConfig,
-    request: PlaybookCheck,
-    *,
-    status: Status,
-    reason: str,
-    summary: str,
-    finding: Finding | None = None,
+def _in_mode(
+    settings: ResponseConfig, request: PlaybookCheck, *, would: str, status: Status, reason: str, summary: str
 ) -> Decision:
-    """The decision to act, in the finding's mode: at once (``auto``) or once a person approves (``approve``)."""
-    finding = finding or getattr(request, "finding")  # noqa: B009
+    """The decision to act in the finding's mode (:func:`warden.routing.resolve_mode`, resolved once): a dry run
+    that says what Warden would have done (``would`` completes "Warden would have ..."), or ``act`` at once
+    (``auto``) or once a person approves (``approve``), with ``summary`` saying what it will do."""
+    finding: Finding = getattr(request, "finding")  # noqa: B009  every acting request carries one
     mode, why = _mode(settings, request, finding)
+    if mode == "dry-run":
+        return Decision(
+            act=False,
+            status="DRY_RUN",
+            reason="below-threshold" if why.startswith("severity") else "dry-run",
+            summary=f"Dry run ({why}): Warden would have {would}.",
+            mode="dry-run",
+            rate_limit=settings.rate_limit,
+        )
     approval = mode == "approve"
-    if approval:
-        summary = f"Awaiting approval ({why}): {summary}"
     return Decision(
         act=True,
         status=status,
         reason=reason,
-        summary=summary,
+        summary=f"Awaiting approval ({why}): {summary}" if approval else summary,
         mode=mode,
         approval=approval,
         approval_timeout=settings.approval_timeout_seconds,
@@ -701,9 +682,10 @@ def _revocation(
             f"{role_arn} is a service-linked role, which takes no inline policy: Warden changed nothing. "
             "Investigate by hand.",
         )
-    return _gate(settings, request, would) or _acting(
+    return _in_mode(
         settings,
         request,
+        would=would,
         status="CONTAINED",
         reason="revoke",
         summary=f"Sessions of {role_arn} {would.split(' issued ', 1)[-1].join(['issued ', ''])} are cut off: all "
@@ -756,22 +738,23 @@ def known_good_logging(finding: Finding, parameter: str) -> tuple[dict[str, Any]
     return None, ""
 
 
+def _recased(value: Any, first: Any) -> Any:
+    """``value`` with the first letter of every member name passed through ``first``, recursively."""
+    if isinstance(value, dict):
+        return {first(str(k)[:1]) + str(k)[1:]: _recased(v, first) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_recased(v, first) for v in value]
+    return value
+
+
 def api_case(value: Any) -> Any:
     """A Step Functions aws-sdk result (PascalCase members) in the service API's camelCase, recursively."""
-    if isinstance(value, dict):
-        return {str(k)[:1].lower() + str(k)[1:]: api_case(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [api_case(v) for v in value]
-    return value
+    return _recased(value, str.lower)
 
 
 def sfn_case(value: Any) -> Any:
     """A camelCase API structure with PascalCase members, as a Step Functions aws-sdk Task takes it."""
-    if isinstance(value, dict):
-        return {str(k)[:1].upper() + str(k)[1:]: sfn_case(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [sfn_case(v) for v in value]
-    return value
+    return _recased(value, str.upper)
 
 
 def _is_logging_config(value: Any) -> bool:
@@ -820,8 +803,8 @@ def decide_logging_restore(request: LoggingRestoreCheck, settings: ResponseConfi
             "NO_ACTION", "already-restored", f"Model-invocation logging in {where} is already the known-good one."
         )
     else:
-        decision = _gate(settings, request, would) or _acting(
-            settings, request, status="RESTORED", reason="restore", summary=f"Warden will {would}."
+        decision = _in_mode(
+            settings, request, would=would, status="RESTORED", reason="restore", summary=f"Warden will {would}."
         )
     return LoggingDecision(**decision.model_dump(), **extra)
 
@@ -1205,12 +1188,9 @@ def _revert_mode(settings: ResponseConfig, request: RevertCheck, plan: RevertPla
     An unanswered approval to delete a credential is a rejection even when ``ApprovalDefault`` is ``approve``:
     that default is for reversible containment.
     """
-    gated = _gate(settings, request, what)
-    if gated:
-        return gated
     summary = f"Warden will {what}."
-    decision = _acting(settings, request, status="REVERTED", reason="revert", summary=summary)
-    if plan.change not in CREDENTIAL_CHANGES:
+    decision = _in_mode(settings, request, would=what, status="REVERTED", reason="revert", summary=summary)
+    if not decision.act or plan.change not in CREDENTIAL_CHANGES:
         return decision
     if not decision.approval:
         summary = (
@@ -1425,9 +1405,10 @@ def _deactivation(
             "NO_ACTION", "already-inactive", f"{subject} was already {found.get('Status')}; nothing was changed."
         )
     else:
-        decision = _gate(settings, request, f"deactivated {subject}") or _acting(
+        decision = _in_mode(
             settings,
             request,
+            would=f"deactivated {subject}",
             status="CONTAINED",
             reason="deactivate",
             summary=f"Deactivate {subject}: calls signed with it are refused. The key is not deleted.",
@@ -1468,9 +1449,10 @@ def _bearer_deny(
         )
         return ApiKeyDecision(**decision.model_dump(), **extra)
     would = f"denied every Bedrock API key call to {arn} ({why})"
-    decision = _gate(settings, request, would) or _acting(
+    decision = _in_mode(
         settings,
         request,
+        would=would,
         status="CONTAINED",
         reason="deny-bearer",
         summary=f"Deny every call signed with a Bedrock API key to {arn} ({why}): its short-term keys die with "
