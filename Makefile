@@ -62,7 +62,7 @@ test: lint security build ## The whole suite: lint, checkov, sam build, then uni
 fuzz: $(STAMP) ## 10,000+ generated inputs through readers, handlers, playbooks and replay; prints the counts
 	$(BIN)/python scripts/fuzz.py
 
-bench: $(STAMP) ## Measure demo latency and detector throughput; writes docs/performance.md
+bench: $(STAMP) ## Generate CloudTrail data, measure hunting, the live path, cold start and cost; writes docs/performance.md
 	$(BIN)/python scripts/bench.py
 
 format: $(STAMP) ## Format and auto-fix

@@ -135,6 +135,89 @@ def replay(
     sys.exit(2 if report["input_errors"] else 0)
 
 
+def _hunt_time(end_of_day: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        from warden_local.hunt.command import BadTime, parse_time
+
+        try:
+            return None if value is None else parse_time(value, end_of_day=end_of_day)
+        except BadTime as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
+def _hunt_detectors(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from warden.detectors import REGISTRY
+
+    unknown = sorted(set(value) - set(REGISTRY.names()))
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)}; known: {', '.join(REGISTRY.names())}")
+    return value
+
+
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="table: for people. json: one finding per line on stdout (docs/findings.md), nothing else on stdout.",
+)  # fmt: skip
+@click.option("--since", metavar="T", callback=_hunt_time(False), help="Only records at or after T (ISO 8601).")
+@click.option("--until", metavar="T", callback=_hunt_time(True), help="Only records at or before T (a date: its end).")
+@click.option(
+    "--detector", "detectors", multiple=True, metavar="NAME", callback=_hunt_detectors,
+    help="Run only this detector (repeatable) [every registered detector].",
+)  # fmt: skip
+@click.option(
+    "--athena", metavar="DB.TABLE", default=None,
+    help="Hunt the CloudTrail table of Athena instead of PATHS (needs --since, --until; see docs/athena.md).",
+)  # fmt: skip
+@click.option("--workgroup", metavar="W", default=None, help="--athena: the Athena workgroup to run the query in.")
+@click.option(
+    "--output-location", metavar="S3URL", default=None, help="--athena: where Athena writes results [the workgroup's]."
+)
+def hunt(
+    paths: tuple[str, ...],
+    output: str,
+    since: Any,
+    until: Any,
+    detectors: tuple[str, ...],
+    athena: str | None,
+    workgroup: str | None,
+    output_location: str | None,
+) -> None:
+    """Run the detectors over historical CloudTrail, GuardDuty and invocation logs; report, never act.
+
+    PATHS are files, folders (read recursively, in name order) and s3://bucket/prefix, read as
+    streams: CloudTrail log files ({"Records": [...]}), JSON arrays or JSON lines of CloudTrail records
+    or EventBridge events (CloudTrail, GuardDuty findings), and Bedrock model-invocation logs, gzipped
+    or not, recognised by content. Records are merged in event-time order and run through the same
+    detection service as live, with state kept in memory; no playbook is ever started. A progress
+    line and a summary go to stderr; see docs/hunt.md. Exit status 0 with or without findings, 2 when
+    some input could not be read or some record was refused (each named on stderr, never quoted).
+    """
+    if bool(paths) == bool(athena):
+        raise click.UsageError("give PATHS or --athena DB.TABLE (one of the two)")
+    if athena:
+        from warden_local.hunt import athena as athena_engine
+
+        status = athena_engine.run(
+            athena,
+            since=since,
+            until=until,
+            workgroup=workgroup,
+            output_location=output_location,
+            output=output,  # type: ignore[arg-type]
+            detector_names=detectors,
+        )
+        sys.exit(status)
+    if workgroup or output_location:
+        raise click.UsageError("--workgroup and --output-location go with --athena")
+    from warden_local.hunt.command import run_hunt
+
+    sys.exit(run_hunt(paths, output=output, since=since, until=until, detector_names=detectors))  # type: ignore[arg-type]
+
+
 @main.command()
 @click.argument("file", type=click.File("r"))
 def seal(file: Any) -> None:

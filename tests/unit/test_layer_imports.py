@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 LAYER = ROOT / "layers" / "warden" / "python" / "warden"
 FUNCTIONS = ROOT / "functions"
-RUNTIME = {"warden", "aws_lambda_powertools", "pydantic", "pydantic_core", "boto3", "botocore", "slack_sdk"}
+RUNTIME = {"warden", "aws_lambda_powertools", "pydantic", "pydantic_core", "boto3", "botocore", "slack_sdk", "orjson"}
 TYPE_ONLY = ("mypy_boto3_",)
 
 

@@ -42,7 +42,81 @@ def refusal(event: dict[Any, Any]) -> str | None:
     bytes for anything else), JSON types only (objects with string keys, arrays, strings, booleans,
     null, finite numbers, integers up to 64 bits), and strings that are valid Unicode (a lone
     surrogate cannot be encoded as UTF-8). The problem is named, never the value.
+
+    Every event is checked, and nearly every event is fine: :func:`_plainly_within` answers that in
+    one quick pass; only when it cannot, :func:`_first_problem` walks again to name the first problem.
     """
+    return None if _plainly_within(event) else _first_problem(event)
+
+
+def _plainly_within(event: dict[Any, Any]) -> bool:
+    """True only if ``event`` is within every bound of :func:`refusal`; False means "look closer", not "refused".
+
+    The same bounds and the same size count as :func:`_first_problem`, without naming anything: keys are
+    checked a whole object at a time, scalars where they are met instead of being queued, and anything
+    unusual (a subclass of a JSON container, a key that is not ASCII) is left to the exact walk.
+    """
+    size = 0
+    todo: list[tuple[Any, int]] = [(event, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if type(value) is dict:
+            if (keys := _plain_keys_size(value)) < 0:
+                return False
+            size += keys
+        elif type(value) is list:
+            size += 2 * len(value)
+        else:
+            return False
+        if size > MAX_EVENT_BYTES:
+            return False
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is str and item.isascii():
+                size += len(item) + 2
+            elif kind is dict or kind is list:
+                todo.append((item, depth + 1))
+            elif (scalar := _plain_size(item)) >= 0:
+                size += scalar
+            else:
+                return False
+        if size > MAX_EVENT_BYTES:
+            return False
+    return True
+
+
+def _plain_keys_size(value: dict[Any, Any]) -> int:
+    """The size :func:`_first_problem` counts for the keys of an object whose keys are ASCII strings, else -1."""
+    try:
+        keys = "".join(value)  # every key a string, or TypeError
+    except TypeError:
+        return -1
+    return len(keys) + 4 * len(value) if keys.isascii() else -1
+
+
+def _plain_size(value: object) -> int:
+    """The size :func:`_scalar` counts for a plain JSON scalar, or -1 for anything else (a problem, or unusual)."""
+    kind = type(value)
+    if kind is str:
+        if len(value) > MAX_EVENT_BYTES:  # type: ignore[arg-type]
+            return -1
+        try:
+            return len(value.encode("utf-8")) + 2  # type: ignore[attr-defined]
+        except UnicodeEncodeError:
+            return -1
+    if value is None or kind is bool:
+        return 5
+    if kind is int:
+        return 8 if value.bit_length() <= MAX_INT_BITS else -1  # type: ignore[attr-defined]
+    if kind is float:
+        return 8 if math.isfinite(value) else -1  # type: ignore[arg-type]
+    return -1
+
+
+def _first_problem(event: dict[Any, Any]) -> str | None:
+    """The first problem of ``event`` in walking order, named (the exact walk behind :func:`refusal`)."""
     size = 0
     todo: list[tuple[Any, int]] = [(event, 1)]
     while todo:

@@ -82,10 +82,21 @@ import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors import _bedrock
-from warden.detectors.registry import ANY_EVENT, Outcome, detector, event_finding, shifted
+from warden.detectors.registry import (
+    ANY_EVENT,
+    AllOf,
+    AnyOf,
+    Equals,
+    IsTrue,
+    Outcome,
+    Prefix,
+    detector,
+    event_finding,
+    shifted,
+)
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Arn, Name, truncated
 from warden.settings import Settings
@@ -178,6 +189,18 @@ OUTSIDE_SOURCES = frozenset(
 )
 """Services a ``BedrockAPIKey-*`` user has no business calling (a finite list: ``consumes`` names sources)."""
 
+KEY_CALLS = frozenset({(source, ANY_EVENT) for source in BEDROCK_SOURCES})
+BEARER_CALL = AnyOf(
+    (IsTrue("additionalEventData.callWithBearerToken"), IsTrue("requestParameters.callWithBearerToken"))
+)
+"""What :func:`warden.detectors._bedrock.bearer_token` reads: the control-plane and new-network detectors
+act on nothing else."""
+OUTSIDE_CALLS = frozenset({(source, ANY_EVENT) for source in OUTSIDE_SOURCES})
+PHANTOM_CALLER = AllOf(
+    (Equals("userIdentity.type", "IAMUser"), Prefix("userIdentity.userName", PHANTOM_PREFIX, ignore_case=True))
+)
+"""What :func:`api_key_outside_bedrock` requires of the caller before anything else."""
+
 BASELINE_RETENTION = timedelta(days=30)
 MAX_NETWORKS = 100
 MAX_RECENT = 20
@@ -237,6 +260,8 @@ def _outcome(record: CloudTrailRecord) -> str:
 
 class PhantomUser(BaseModel):
     """Who created a ``BedrockAPIKey-*`` user, and when."""
+
+    model_config = ConfigDict(defer_build=True)
 
     created_by: Arn | None = None
     created_at: datetime | None = None
@@ -434,7 +459,8 @@ def _resource(record: CloudTrailRecord) -> dict[str, str]:
     name=CONTROL_PLANE,
     family=Family.BEDROCK_USAGE,
     state=None,
-    consumes=frozenset({(source, ANY_EVENT) for source in BEDROCK_SOURCES}),
+    consumes=KEY_CALLS,
+    where=dict.fromkeys(KEY_CALLS, BEARER_CALL),
 )
 def api_key_control_plane(record: CloudTrailRecord, state: None, settings: Settings) -> Outcome[BaseModel]:
     """A Bedrock API key used for anything but invocations and read-only calls (deletions, logging, jobs)."""
@@ -476,6 +502,8 @@ def api_key_control_plane(record: CloudTrailRecord, state: None, settings: Setti
 
 class NetworkBaseline(BaseModel):
     """The networks a principal's API key calls came from."""
+
+    model_config = ConfigDict(defer_build=True)
 
     first_seen: datetime | None = None
     calls: int = 0
@@ -534,10 +562,11 @@ def _learned(baseline: NetworkBaseline, record: CloudTrailRecord, network: str) 
     name=NEW_NETWORK,
     family=Family.BEDROCK_USAGE,
     state=NetworkBaseline,
-    consumes=frozenset({(source, ANY_EVENT) for source in BEDROCK_SOURCES}),
+    consumes=KEY_CALLS,
     key=_baseline_key,
     retention=BASELINE_RETENTION,
     shrink=shrink_baseline,
+    where=dict.fromkeys(KEY_CALLS, BEARER_CALL),
 )
 def api_key_new_network(
     record: CloudTrailRecord, state: NetworkBaseline, settings: Settings
@@ -588,7 +617,8 @@ def api_key_new_network(
     name=OUTSIDE_BEDROCK,
     family=Family.BEDROCK_USAGE,
     state=None,
-    consumes=frozenset({(source, ANY_EVENT) for source in OUTSIDE_SOURCES}),
+    consumes=OUTSIDE_CALLS,
+    where=dict.fromkeys(OUTSIDE_CALLS, PHANTOM_CALLER),
 )
 def api_key_outside_bedrock(record: CloudTrailRecord, state: None, settings: Settings) -> Outcome[BaseModel]:
     """A ``BedrockAPIKey-*`` placeholder user calling a service other than Bedrock (with an added access key)."""

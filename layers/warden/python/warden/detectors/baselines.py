@@ -81,13 +81,14 @@ bedrock-call-surge
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._bedrock import (
     INVOCATIONS,
@@ -140,9 +141,21 @@ _VERSION_SUFFIX = re.compile(r"[-_.]v?\d+(\.\d+)*$")
 
 
 def network_of(source: str | None) -> str | None:
-    """The caller's network: an IPv4 /24, an IPv6 /48, or a host name (an AWS service) as it is."""
+    """The caller's network: an IPv4 /24, an IPv6 /48, or a host name (an AWS service) as it is.
+
+    Parsing an address is a third of what this detector costs per call, and callers come back from the
+    same few addresses: short values are remembered (bounded; a long one cannot be an address anyway).
+    """
     if not source:
         return None
+    return _remembered_network(source) if len(source) <= MAX_REMEMBERED_SOURCE else _network(source)
+
+
+MAX_REMEMBERED_SOURCE = 64
+"""Longer than any IPv6 address with a zone; the cache holds at most 4,096 of these."""
+
+
+def _network(source: str) -> str | None:
     text = source.strip()
     if _DOTTED_QUAD.fullmatch(text):  # CloudTrail can log octets with leading zeros ("035.249.253.232")
         text = ".".join(str(int(octet)) for octet in text.split("."))
@@ -152,6 +165,9 @@ def network_of(source: str | None) -> str | None:
         return truncated(text.lower(), MAX_FAMILY_CHARS) or None
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+_remembered_network = functools.lru_cache(maxsize=4096)(_network)
 
 
 def client_of(user_agent: str | None) -> str | None:
@@ -214,12 +230,16 @@ def _principal_details(record: CloudTrailRecord) -> dict[str, object]:
 class Seen(BaseModel):
     """One remembered value: the hours of its first and last use, and how many hours it was used in."""
 
+    model_config = ConfigDict(defer_build=True)
+
     first: datetime
     last: datetime
     hours: int = 1
 
 
 class Profile(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     first_seen: datetime | None = None
     calls: int = 0
     """Invocations counted while warming up (counting stops once the warm-up is satisfied)."""
@@ -357,6 +377,8 @@ def _fresh(profile: Profile, dimension: Dimension, value: str, newest: datetime)
 class HourCount(BaseModel):
     """The (estimated) calls of one model in one clock hour."""
 
+    model_config = ConfigDict(defer_build=True)
+
     hour: datetime
     calls: int = 0
     first: datetime
@@ -365,6 +387,8 @@ class HourCount(BaseModel):
 
 
 class ModelRate(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     first_seen: datetime
     last_seen: datetime
     peak: float = 0.0
@@ -377,6 +401,8 @@ class ModelRate(BaseModel):
 
 
 class Usage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     first_seen: datetime | None = None
     calls: int = 0
     """Invocations counted (estimated past :data:`EXACT_CALLS` an hour), all models."""

@@ -96,11 +96,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._policy import compact_document
 from warden.detectors._trust import ASSUME_ACTIONS, Exposure, Trust, exposures, organization_admission
-from warden.detectors.registry import Outcome, detector, event_finding, shifted
+from warden.detectors.registry import Differs, Outcome, detector, event_finding, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Name, truncated
 from warden.policy_documents import ACCOUNT_ID, Statement, parse, principal_account
@@ -252,6 +252,8 @@ def _trust_change(record: CloudTrailRecord) -> TrustChange | None:
 
 
 class TrustVersion(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     event_id: Name
     time: datetime
     created: bool = False
@@ -260,6 +262,8 @@ class TrustVersion(BaseModel):
 
 
 class TrustHistory(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     versions: list[TrustVersion] = Field(default_factory=list)
     """In event-time order (a CreateRole before a change of the same second)."""
 
@@ -365,7 +369,13 @@ def _assumption(record: CloudTrailRecord) -> Assumption | None:
     return Assumption(role_arn=str(role_arn), key=_role_key(parts[1], account, name), caller_account=caller)
 
 
+OUTSIDE_CALLER = Differs("userIdentity.accountId", "recipientAccountId")
+"""What :func:`_assumption` requires: a caller account, a recipient account, and not the same one."""
+
+
 class Caller(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     first_seen: datetime
     last_seen: datetime
     event_id: Name
@@ -374,6 +384,8 @@ class Caller(BaseModel):
 
 
 class RoleCallers(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     observed_since: datetime | None = None
     """The earliest event of the role Warden saw: the warm-up runs from here."""
     created_at: datetime | None = None
@@ -505,6 +517,7 @@ def _evicted(callers: dict[str, Caller]) -> dict[str, Caller]:
     key=_callers_key,
     retention=BASELINE_RETENTION,
     shrink=shrink_callers,
+    where={(STS, "AssumeRole"): OUTSIDE_CALLER},
 )
 def assume_role_from_new_account(
     record: CloudTrailRecord, state: RoleCallers, settings: Settings

@@ -52,7 +52,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors import _bedrock
 from warden.detectors.registry import Outcome, detector, event_finding
@@ -87,6 +87,8 @@ TLS_VERSION = re.compile(r"TLSv(\d+)(?:\.(\d+))?")
 
 class DailyAlerts(BaseModel):
     """When the last finding of each severity was made for one key or principal."""
+
+    model_config = ConfigDict(defer_build=True)
 
     alerted: dict[Name, datetime] = Field(default_factory=dict)
 

@@ -78,7 +78,7 @@ import re
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._text_secrets import SecretMatch, scan
 from warden.detectors.registry import Outcome, detector, event_finding, shifted
@@ -143,6 +143,8 @@ ALL_MODELS = "*"
 
 
 class HourBucket(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     hour: datetime
     model: Name
     tokens: int = 0
@@ -152,6 +154,8 @@ class HourBucket(BaseModel):
 
 
 class DayPeak(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     day: date
     model: Name
     """A model id, or ``*`` for the principal's total over all models."""
@@ -159,12 +163,16 @@ class DayPeak(BaseModel):
 
 
 class SeenCall(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     request_id: Name
     model: Name
     time: datetime
 
 
 class TokenBaseline(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     first_seen: datetime | None = None
     events: int = 0
     models: dict[Name, datetime] = Field(default_factory=dict)
@@ -364,6 +372,8 @@ MAX_FILTERS = 10
 
 
 class Intervention(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     request_id: Name
     time: datetime
     model: Name
@@ -375,6 +385,8 @@ class Intervention(BaseModel):
 
 
 class InterventionWindow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     interventions: list[Intervention] = Field(default_factory=list)
     alerted_until: datetime | None = None
     """Interventions up to this time belong to a burst already reported."""

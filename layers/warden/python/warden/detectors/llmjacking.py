@@ -19,6 +19,10 @@ When it fires (the invocation must succeed and come after the preparation)
     * at least :data:`MIN_DISTINCT_RECON_LONG_TERM` distinct preparation calls made with a long-term
       access key (``AKIA...``), at least one of them strong.
 
+    Identity calls (``GetCallerIdentity``, ``GetUser``...) are preparation only when a long-term key
+    makes them: sessions make them all the time, and the template's rule delivers them on that
+    condition only (declared as the detector's ``where``, so that hunting drops the same records).
+
     Both Bedrock endpoints count: ``bedrock.amazonaws.com`` (the runtime's ``InvokeModel``,
     ``Converse``... and the control plane) and ``bedrock-mantle.amazonaws.com`` (the OpenAI-compatible
     endpoint: ``ListModels``/``GetModel`` are enumeration, ``CreateInference`` is an invocation; see
@@ -54,7 +58,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._bedrock import (
     BEDROCK,
@@ -65,7 +69,7 @@ from warden.detectors._bedrock import (
     model_of,
 )
 from warden.detectors._bedrock import bearer_token as signed_with_api_key
-from warden.detectors.registry import Outcome, detector, shifted
+from warden.detectors.registry import Outcome, Prefix, detector, shifted
 from warden.models import CloudTrailRecord, Family, Finding, Severity
 from warden.models.wire import Arn, Name, Text
 from warden.settings import Settings
@@ -125,6 +129,9 @@ CONSUMES = frozenset(
     | {(MANTLE, name) for name in MANTLE_RECON | MANTLE_INVOCATIONS}
     | IDENTITY_RECON,
 )
+LONG_TERM_KEY = Prefix("userIdentity.accessKeyId", "AKIA")
+"""Identity calls count as preparation only when a long-term key made them: sessions make them constantly
+(the template's rule delivers them on that condition only)."""
 
 Kind = Literal["enable", "recon", "probe", "invoke"]
 NO_KEY = "-"
@@ -132,6 +139,8 @@ NO_KEY = "-"
 
 class Activity(BaseModel):
     """One remembered call: just what the finding needs, never request bodies."""
+
+    model_config = ConfigDict(defer_build=True)
 
     event_id: Name
     event_name: Name
@@ -147,6 +156,8 @@ class Activity(BaseModel):
 
 
 class PrincipalWindow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     identity_type: Name | None = None
     user_name: Name | None = None
     issuer_arn: Arn | None = None
@@ -171,7 +182,7 @@ def _kind(record: CloudTrailRecord) -> Kind | None:
             return "invoke" if record.succeeded else "probe"
         return None
     if (record.event_source, record.event_name) in IDENTITY_RECON:
-        return "recon"
+        return "recon" if (record.user_identity.access_key_id or "").startswith("AKIA") else None
     return None
 
 
@@ -246,17 +257,31 @@ def _key(activity: Activity) -> str:
     return activity.access_key_id or NO_KEY
 
 
-def _qualified(window: PrincipalWindow) -> list[tuple[Activity, list[Activity], list[str]]]:
-    """Per access key not already alerted on: its earliest invocation that follows qualifying preparation."""
+def _qualified(window: PrincipalWindow, new: Activity) -> list[tuple[Activity, list[Activity], list[str]]]:
+    """Per access key not already alerted on: its earliest invocation that follows qualifying preparation.
+
+    Only invocations whose window ``new`` can change are looked at: ``new`` itself if it is an invocation,
+    else the invocations within :data:`WINDOW` after it. An earlier qualifying invocation was found (and
+    alerted on) when its own last piece arrived, and trimming the window only ever removes preparation.
+    """
     found: list[tuple[Activity, list[Activity], list[str]]] = []
     keys_found: set[str] = set()
-    for invocation in (a for a in window.activity if a.kind == "invoke"):
+    prepared = [a for a in window.activity if a.kind != "invoke"]
+    if not prepared:  # an application that only invokes: nothing can qualify (and this runs on every call)
+        return found
+    until = shifted(new.time, WINDOW)
+    affected = [
+        a
+        for a in window.activity
+        if a.kind == "invoke" and (a.event_id == new.event_id if new.kind == "invoke" else new.time <= a.time <= until)
+    ]
+    for invocation in affected:
         key = _key(invocation)
         covered_until = window.alerted.get(key)
         if key in keys_found or (covered_until and invocation.time <= covered_until):
             continue
         start = shifted(invocation.time, -WINDOW)
-        preparation = [a for a in window.activity if a.kind != "invoke" and start <= a.time <= invocation.time]
+        preparation = [a for a in prepared if start <= a.time <= invocation.time]
         reasons = _reasons(preparation)
         if reasons:
             found.append((invocation, preparation, reasons))
@@ -345,6 +370,7 @@ def shrink(window: PrincipalWindow) -> PrincipalWindow:
     consumes=CONSUMES,
     key=_principal_key,
     shrink=shrink,
+    where=dict.fromkeys(IDENTITY_RECON, LONG_TERM_KEY),
 )
 def llmjacking_sequence(
     record: CloudTrailRecord, state: PrincipalWindow, settings: Settings
@@ -372,7 +398,7 @@ def llmjacking_sequence(
         alerted=_extended(still_alerted, activity),
     )
 
-    qualified = _qualified(window)
+    qualified = _qualified(window, new)
     findings = [_finding(principal, window, *q) for q in qualified]
     if not findings and kind == "invoke" and _sampled(new, state.activity):
         return Outcome()

@@ -29,7 +29,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._policy import (
     BEDROCK,
@@ -115,6 +115,8 @@ DELIVERY_FLAGS = (
 class LoggingConfig(BaseModel):
     """A model-invocation logging configuration: where logs go and what they carry (never a log's content)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     log_group: Name | None = None
     log_role: Arn | None = None
     large_data_bucket: Name | None = None
@@ -157,6 +159,8 @@ def _bucket(name: str, prefix: str | None) -> dict[str, str]:
 
 
 class LoggingMemory(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     current: LoggingConfig | None = None
     """The configuration in force (None: deleted, or none seen yet)."""
     since: datetime | None = None
@@ -321,6 +325,8 @@ ORG_EVENTS = frozenset({"CreatePolicy", "UpdatePolicy", "DeletePolicy", "DetachP
 
 
 class ContentFilter(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     input: int = 0
     output: int = 0
     input_blocks: bool = True
@@ -329,6 +335,8 @@ class ContentFilter(BaseModel):
 
 class GuardrailConfig(BaseModel):
     """What a guardrail enforces, as far as CloudTrail recorded it. None in a field: not readable."""
+
+    model_config = ConfigDict(defer_build=True)
 
     policies: list[Name] = Field(default_factory=list)
     filters: dict[Name, ContentFilter] | None = None
@@ -451,6 +459,8 @@ def _filter_weakening(before: dict[str, ContentFilter], after: dict[str, Content
 class EnforcedConfig(BaseModel):
     """An account-level enforced guardrail configuration (``PutEnforcedGuardrailConfiguration``)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     guardrail: Name | None = None
     version: Name | None = None
     input_tags: Name | None = None
@@ -499,6 +509,8 @@ def _enforced_weakening(before: EnforcedConfig, after: EnforcedConfig) -> list[s
 
 class GuardrailMemory(BaseModel):
     """Per guardrail, per account and region (enforced configurations), or per account (Organizations)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     config: GuardrailConfig | None = None
     since: datetime | None = None
@@ -711,6 +723,8 @@ TARGET_NAME = {"user": "userName", "role": "roleName", "group": "groupName"}
 class BroadPolicy(BaseModel):
     """A customer managed policy seen created (or versioned) with a broad document."""
 
+    model_config = ConfigDict(defer_build=True)
+
     level: Name
     actions: list[Name] = Field(default_factory=list)
     conditional: bool = False
@@ -721,6 +735,8 @@ class BroadPolicy(BaseModel):
 
 
 class PolicyMemory(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     policies: dict[Arn, BroadPolicy] = Field(default_factory=dict)
     seen: list[Name] = Field(default_factory=list)
 
@@ -1119,6 +1135,8 @@ DELETIONS = frozenset(
 
 
 class Deletion(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     event_id: Name
     time: datetime
     event_name: Name
@@ -1127,6 +1145,8 @@ class Deletion(BaseModel):
 
 
 class DeletionWindow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     deletions: list[Deletion] = Field(default_factory=list)
     alerted_until: datetime | None = None
 

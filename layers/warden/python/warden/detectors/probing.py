@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.detectors._bedrock import (
     INVOCATIONS,
@@ -82,6 +82,8 @@ RANK = {severity: rank for rank, severity in enumerate(Severity)}
 class Failure(BaseModel):
     """One failed call: what the finding needs, never request bodies."""
 
+    model_config = ConfigDict(defer_build=True)
+
     event_id: Name
     event_name: Name
     event_source: Name
@@ -97,6 +99,8 @@ class Failure(BaseModel):
 
 
 class FailureWindow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     identity_type: Name | None = None
     user_name: Name | None = None
     issuer_arn: Arn | None = None

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, AwareDatetime, Field
 
+from warden.models.eventbridge import EventBridgeEnvelope
 from warden.models.wire import WireModel
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -148,7 +148,7 @@ class CloudTrailRecord(WireModel):
         return value if isinstance(value, str) else None
 
 
-class CloudTrailEvent(EventBridgeModel):
+class CloudTrailEvent(EventBridgeEnvelope):
     """An EventBridge "AWS API Call via CloudTrail" event whose detail is a CloudTrail record."""
 
     detail: CloudTrailRecord

@@ -1,14 +1,18 @@
-"""GuardDuty findings, as EventBridge delivers them (source ``aws.guardduty``, "GuardDuty Finding")."""
+"""GuardDuty findings, as EventBridge delivers them (source ``aws.guardduty``, "GuardDuty Finding").
+
+Built on first use (``defer_build``): only the bedrock-usage functions validate GuardDuty findings, and only
+when one arrives, so the other functions' cold starts do not build them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from warden.models.cloudtrail import EventTime, IdentityArn, IdentityName
+from warden.models.eventbridge import EventBridgeEnvelope
 from warden.models.wire import WireModel
 
 GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding"
@@ -17,6 +21,8 @@ GUARDDUTY_SOURCE = "guardduty.amazonaws.com"
 
 
 class AccessKeyDetails(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     access_key_id: IdentityName | None = None
     principal_id: IdentityName | None = None
     user_name: IdentityName | None = None
@@ -26,10 +32,14 @@ class AccessKeyDetails(WireModel):
 class ModelDetail(WireModel):
     """One model an AI Protection finding names: a foundation model id, a profile, custom or imported model ARN."""
 
+    model_config = ConfigDict(defer_build=True)
+
     model_id: IdentityArn | None = None
 
 
 class GuardDutyResource(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     resource_type: IdentityName | None = None
     access_key_details: AccessKeyDetails | None = None
     model_details: list[ModelDetail] | None = None
@@ -37,6 +47,8 @@ class GuardDutyResource(WireModel):
 
 
 class GuardDutyService(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     service_name: str | None = None
     action: dict[str, Any] | None = None
     event_first_seen: EventTime | None = None
@@ -49,6 +61,8 @@ class GuardDutyService(WireModel):
 
 class GuardDutyFinding(WireModel):
     """One GuardDuty finding (the ``detail`` of its EventBridge event)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str = Field(min_length=1, max_length=256)
     type: str = Field(min_length=1, max_length=256)
@@ -89,5 +103,7 @@ class GuardDutyFinding(WireModel):
         return self.account_id
 
 
-class GuardDutyEvent(EventBridgeModel):
+class GuardDutyEvent(EventBridgeEnvelope):
+    model_config = ConfigDict(defer_build=True)
+
     detail: GuardDutyFinding

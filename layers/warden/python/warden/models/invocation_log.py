@@ -18,6 +18,9 @@ detectors need from them is read here, bounded and typed:
 
 Bodies are bounded before they get here: the detection service refuses a record over 256 KB or
 nested deeper than 32 levels (:mod:`warden.guard`). The walks below are iterative all the same.
+
+The models are built on first use (``defer_build``): only the invocation functions validate these records,
+so the other functions' cold starts do not build them.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ class TokenUsage(NamedTuple):
 class GuardrailSummary(BaseModel):
     """What a record says about the guardrail applied to it: ids and policy names, never matched text."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     applied: bool = False
     """A guardrail was named in the request or ran on it (its action or trace is in the response)."""
@@ -107,10 +110,14 @@ class GuardrailSummary(BaseModel):
 
 
 class InvocationIdentity(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     arn: IdentityArn
 
 
 class InvocationInput(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     input_content_type: str | None = None
     input_token_count: int | None = None
     cache_read_input_token_count: int | None = None
@@ -120,6 +127,8 @@ class InvocationInput(WireModel):
 
 
 class InvocationOutput(WireModel):
+    model_config = ConfigDict(defer_build=True)
+
     output_content_type: str | None = None
     output_token_count: int | None = None
     output_body_s3_path: str | None = None
@@ -128,6 +137,8 @@ class InvocationOutput(WireModel):
 
 class ModelInvocationLog(WireModel):
     """One model-invocation log record (schemaType ``ModelInvocationLog``)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     schema_type: str = Field(pattern="^ModelInvocationLog$")
     schema_version: str | None = None
