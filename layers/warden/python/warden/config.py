@@ -16,9 +16,13 @@ from warden.settings import Settings
 
 
 class EnvironmentModel(BaseModel):
-    """A configuration read from environment variables named by its fields' aliases."""
+    """A configuration read from environment variables named by its fields' aliases.
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    Built on first use (``defer_build``): every function imports several configurations (this module's and
+    its notifier's) and reads one, so the others' validators are never built.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, defer_build=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -1,6 +1,7 @@
 """Composition root: builds the detection service of a function, and its readers, from its configuration.
 
-Nothing here runs at import time. Services are cached per (configuration, family) and readers per
+Nothing here runs at import time, and the detectors are imported when a service is built, only its family's
+(:mod:`warden.detectors`). Services are cached per (configuration, family) and readers per
 configuration, so a warm Lambda reuses its clients and a local run against a different endpoint gets
 fresh ones. Every detector function builds its service here, whatever its family: the registry selects
 the family's detectors.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import (
@@ -22,12 +23,14 @@ from botocore.config import Config
 
 from warden.adapters.dynamodb_state import DynamoDBStateStore
 from warden.adapters.eventbridge import EventBridgeFindingPublisher
-from warden.adapters.s3_invocation_logs import S3InvocationLogReader
 from warden.adapters.sqs import SqsDeadLetterSink
 from warden.config import DetectorConfig
 from warden.detectors import REGISTRY
 from warden.models import Family
 from warden.service import DetectionService
+
+if TYPE_CHECKING:
+    from warden.adapters.s3_invocation_logs import S3InvocationLogReader
 
 IDEMPOTENCY_SECONDS = 3600
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
@@ -42,7 +45,12 @@ def _clients(config: DetectorConfig, session: boto3.session.Session) -> Callable
 
 @lru_cache(maxsize=8)
 def invocation_log_reader(config: DetectorConfig) -> S3InvocationLogReader:
-    """Reads invocation-log objects from S3 (the function's role may read the invocation-log bucket only)."""
+    """Reads invocation-log objects from S3 (the function's role may read the invocation-log bucket only).
+
+    Imported here, not with the module: only the invocation function reads objects.
+    """
+    from warden.adapters.s3_invocation_logs import S3InvocationLogReader
+
     session = boto3.session.Session(region_name=config.region)
     return S3InvocationLogReader(_clients(config, session)("s3"))
 

@@ -7,12 +7,14 @@ does not build the other families' rules and state models. Everything else that 
 (iterating it, ``names()``, ``select()``, indexing: tools, hunting, tests) imports every module found here,
 so a new module is always seen there; ``tests/unit/test_detector_loading.py`` holds ``FAMILY_MODULES``
 to what the modules register and names the entry to add when a module or family is missing.
+
+State models are declared with ``defer_build``: a validator is built when a record first needs that state,
+not when the module is imported (the same test checks that loading a family builds none).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -41,6 +43,8 @@ _loaded: set[Family | None] = set()
 
 def detector_modules() -> list[str]:
     """Every module of this package that holds detectors, in name order."""
+    import pkgutil  # only a full load lists the package: a function's cold start does not import it
+
     found = (module.name for module in pkgutil.iter_modules(__path__))
     return sorted(name for name in found if name != "registry" and not name.startswith("_"))
 

@@ -10,10 +10,11 @@ number of characters, so a cut value fits whichever way Slack counts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from warden.notify.notification import Notification
+if TYPE_CHECKING:
+    from warden.notify.notification import Notification
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
