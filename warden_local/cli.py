@@ -188,7 +188,7 @@ def hunt(
 ) -> None:
     """Run the detectors over historical CloudTrail, GuardDuty and invocation logs; report, never act.
 
-    PATHS are files, folders (read recursively, in name order) and s3://bucket/prefix, read as
+    PATHS are files, folders (read recursively, in the time order of the files' names) and s3://bucket/prefix, read as
     streams: CloudTrail log files ({"Records": [...]}), JSON arrays or JSON lines of CloudTrail records
     or EventBridge events (CloudTrail, GuardDuty findings), and Bedrock model-invocation logs, gzipped
     or not, recognised by content. Records are merged in event-time order and run through the same
@@ -198,24 +198,29 @@ def hunt(
     """
     if bool(paths) == bool(athena):
         raise click.UsageError("give PATHS or --athena DB.TABLE (one of the two)")
-    if athena:
-        from warden_local.hunt import athena as athena_engine
-
-        status = athena_engine.run(
-            athena,
-            since=since,
-            until=until,
-            workgroup=workgroup,
-            output_location=output_location,
-            output=output,  # type: ignore[arg-type]
-            detector_names=detectors,
-        )
-        sys.exit(status)
-    if workgroup or output_location:
+    if not athena and (workgroup or output_location):
         raise click.UsageError("--workgroup and --output-location go with --athena")
-    from warden_local.hunt.command import run_hunt
+    try:
+        if athena:
+            from warden_local.hunt import athena as athena_engine
 
-    sys.exit(run_hunt(paths, output=output, since=since, until=until, detector_names=detectors))  # type: ignore[arg-type]
+            status = athena_engine.run(
+                athena,
+                since=since,
+                until=until,
+                workgroup=workgroup,
+                output_location=output_location,
+                output=output,  # type: ignore[arg-type]
+                detector_names=detectors,
+            )
+        else:
+            from warden_local.hunt.command import run_hunt
+
+            status = run_hunt(paths, output=output, since=since, until=until, detector_names=detectors)  # type: ignore[arg-type]
+    except BrokenPipeError:  # whoever read stdout stopped (`| head`): stop too, without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that flushing at exit cannot fail again
+        status = 1
+    sys.exit(status)
 
 
 @main.command()

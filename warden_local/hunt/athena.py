@@ -177,7 +177,7 @@ def run(
     stderr: IO[str] | None = None,
 ) -> int:
     """``warden hunt --athena``: print the findings; the exit status (0, or 2 on an error or a refused row)."""
-    from warden_local.hunt.command import _report  # HUNT's printing of findings and problems, shared
+    from warden_local.hunt.command import print_outcome  # the same printing of findings and problems as a file hunt
     from warden_local.hunt.report import Progress, quiet_powertools
 
     err = stderr or sys.stderr
@@ -189,7 +189,7 @@ def run(
         with quiet_powertools() as out:
             client = _call("client set-up", athena_client or _default_client)
             search = AthenaHunt(target, detectors_named(detector_names), since, until, client)
-            problems = _report(search.run(), output, out, err, Progress(search))
+            problems = print_outcome(search.run(), output, out, err, Progress(search))
     except AthenaError as exc:
         return _failed(err, str(exc))
     err.write(

@@ -59,13 +59,15 @@ def run_hunt(
         return 2
     with quiet_powertools() as out:
         search = Hunt.configured(paths, chosen, config, since=since, until=until, s3_client=s3_client)
-        problems = _report(search.run(), output, out, err, Progress(search))
+        problems = print_outcome(search.run(), output, out, err, Progress(search))
     err.write(summary(search, problems, time.monotonic() - started) + "\n")
     err.flush()
     return 2 if problems else 0
 
 
-def _report(stream: Iterable[Finding | Problem], output: Format, out: IO[str], err: IO[str], progress: Progress) -> int:
+def print_outcome(
+    stream: Iterable[Finding | Problem], output: Format, out: IO[str], err: IO[str], progress: Progress
+) -> int:
     """Print each finding (json: as it comes) and each problem; the number of problems."""
     problems = 0
     table = Table()
