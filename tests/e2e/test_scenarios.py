@@ -185,7 +185,8 @@ def test_the_api_key_scenario_deactivates_the_stolen_key_only(demo: Callable[[st
     assert list(seen["BedrockAPIKey-7k2q"].values()) == ["Inactive"], "read back from the emulator's IAM"
     assert list(seen["BedrockAPIKey-app1"].values()) == ["Active"], "the chatbot's own key is untouched"
     outcomes = sorted((e["playbook"], e["outcome"]) for e in report["executions"])
-    assert outcomes == [("contain-bedrock-api-key", "CONTAINED"), ("notify-only", "NOTIFIED")]
+    failed = [(e["playbook"], e["status"], e["error"], e["states"][-3:]) for e in report["executions"] if e["error"]]
+    assert outcomes == [("contain-bedrock-api-key", "CONTAINED"), ("notify-only", "NOTIFIED")], failed
     playbook = "contain-bedrock-api-key"
     (notification,) = [n for n in report["notifications"] if n["attributes"].get("playbook") == playbook]
     assert "Deactivate Bedrock API key ACCA" in notification["message"] and "not deleted" in notification["message"]
