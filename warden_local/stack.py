@@ -24,15 +24,17 @@ import base64
 import functools
 import gzip
 import importlib.util
+import io
 import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -996,14 +998,16 @@ class LocalStack:
             if not capture_output:
                 yield
                 return
-            log_path = self.workdir / "logs" / f"{fn.logical_id}.log"
+            log_file = FunctionLog(self.workdir / "logs" / f"{fn.logical_id}.log")
             service = fn.environment.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
-            with log_path.open("a") as log_file, redirect_stdout(log_file):
-                streams = _point_log_handlers(log_file, service)
-                try:
-                    yield
-                finally:
-                    _restore_log_handlers(streams)
+            saved_stdout, sys.stdout = sys.stdout, log_file
+            streams = _point_log_handlers(log_file, service)
+            try:
+                yield
+            finally:
+                _restore_log_handlers(streams)
+                if sys.stdout is log_file:  # else another thread (a CLI test's runner) set its own since: keep it
+                    sys.stdout = saved_stdout
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -1383,6 +1387,29 @@ def _as_text(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+class FunctionLog(io.TextIOBase):
+    """A function's log file as a text stream that is never closed: each write opens, appends and closes it.
+
+    Handlers run in the emulator's threads while the main thread may be running a command (a test's
+    CliRunner swaps ``sys.stdout`` too). Whoever keeps a reference to this stream after the invocation (a
+    logger first built during it, a runner restoring what it saw) keeps writing to the function's log
+    instead of failing on a closed file; and ``sys.stdout`` is put back only if it is still this stream, so
+    that a runner's own stream is never dropped (its buffer would be closed when collected).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self.path.open("a") as file:
+            file.write(text)
+        return len(text)
 
 
 def _point_log_handlers(stream: Any, service: str) -> list[tuple[logging.StreamHandler[Any], Any]]:
