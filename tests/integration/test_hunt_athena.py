@@ -176,6 +176,25 @@ def test_the_cli_runs_the_athena_hunt(emulator: Emulator, athena: Any) -> None:
     assert "wanted, 1 findings, 0 errors" in result.stderr
 
 
+def test_the_athena_hunt_judges_as_the_deployment_does(emulator: Emulator, athena: Any) -> None:
+    """Like a file hunt, it reads the detector functions' settings: calls of Warden's own roles raise nothing."""
+    chosen = "llmjacking-sequence"
+    taken = _taken(Selection.of([REGISTRY[chosen]]))
+    callers = sorted({r["userIdentity"]["arn"] for r in taken if "arn" in r["userIdentity"]})
+    window = ["--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--output-location", RESULTS]
+    arguments = ["hunt", "--athena", TABLE, *window, "--detector", chosen, "--format", "json"]
+
+    results = []
+    for environment in ({}, {"WARDEN_SELF_PRINCIPALS": ",".join(callers)}):
+        _seed(emulator, [athena_row(r) for r in taken])
+        results.append(CliRunner(mix_stderr=False).invoke(main, arguments, env=environment))
+
+    assert [r.exit_code for r in results] == [0, 0], [r.stderr for r in results]
+    assert {json.loads(line)["detector"] for line in results[0].stdout.splitlines()} == {chosen}
+    assert results[1].stdout == ""
+    assert f"{len(taken)} wanted, 0 findings, 0 errors" in results[1].stderr
+
+
 def _no_client() -> Any:
     import boto3
 

@@ -19,20 +19,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from pydantic import BaseModel
 
 from warden.detectors.registry import Detector
 from warden.models import Finding
 from warden.query import Selection
+from warden.routing import Route
 from warden.settings import DEFAULT_SETTINGS, Settings
 from warden_local.hunt import detectors_named
+from warden_local.hunt.command import Format, run_search
+from warden_local.hunt.config import HuntConfig
 from warden_local.hunt.engine import Hunter
 from warden_local.hunt.sources import Counts, Problem
-
-if TYPE_CHECKING:
-    from warden_local.hunt.command import Format
 
 FIRST_WAIT = 0.2
 LONGEST_WAIT = 5.0
@@ -130,6 +130,8 @@ class AthenaHunt:
     until: datetime
     client: Any
     settings: Settings = DEFAULT_SETTINGS
+    self_principals: frozenset[str] = frozenset()
+    routes: tuple[Route, ...] = ()
     sleep: Callable[[float], None] = time.sleep
     counts: Counts = field(default_factory=Counts)
     """``records``: rows returned; ``wanted``: rows the selection kept (``files`` stays 0)."""
@@ -146,7 +148,35 @@ class AthenaHunt:
             self.sql = self.selection.sql(self.target.table, self.since, self.until)
         except ValueError as exc:
             raise AthenaError(str(exc)) from None
-        self.hunter = Hunter(self.selection, self.detectors, settings=self.settings)
+        self.hunter = Hunter(
+            self.selection,
+            self.detectors,
+            settings=self.settings,
+            self_principals=self.self_principals,
+            routes=self.routes,
+        )
+
+    @classmethod
+    def configured(
+        cls,
+        target: AthenaTarget,
+        detectors: Sequence[Detector[BaseModel]],
+        since: datetime,
+        until: datetime,
+        client: Any,
+        config: HuntConfig,
+    ) -> AthenaHunt:
+        """A hunt judging as the deployment ``config`` describes (its settings, own roles and routes)."""
+        return cls(
+            target,
+            detectors,
+            since,
+            until,
+            client,
+            settings=config.settings,
+            self_principals=frozenset(config.self_principals),
+            routes=config.routes,
+        )
 
     def run(self) -> Iterator[Finding | Problem]:
         self.execution_id = start(self.client, self.sql, self.target)
@@ -177,27 +207,27 @@ def run(
     stderr: IO[str] | None = None,
 ) -> int:
     """``warden hunt --athena``: print the findings; the exit status (0, or 2 on an error or a refused row)."""
-    from warden_local.hunt.command import print_outcome  # the same printing of findings and problems as a file hunt
-    from warden_local.hunt.report import Progress, quiet_powertools
-
     err = stderr or sys.stderr
-    started = time.monotonic()
     if since is None or until is None:
         return _failed(err, "--athena needs --since and --until (Athena reads only the partitions of the range)")
     target = AthenaTarget(table, workgroup, output_location)
+    chosen = detectors_named(detector_names)
+
+    def search(config: HuntConfig) -> AthenaHunt:
+        client = _call("client set-up", athena_client or _default_client)
+        return AthenaHunt.configured(target, chosen, since, until, client, config)
+
     try:
-        with quiet_powertools() as out:
-            client = _call("client set-up", athena_client or _default_client)
-            search = AthenaHunt(target, detectors_named(detector_names), since, until, client)
-            problems = print_outcome(search.run(), output, out, err, Progress(search))
+        return run_search(search, output, err, _summary)
     except AthenaError as exc:
         return _failed(err, str(exc))
-    err.write(
+
+
+def _summary(search: AthenaHunt, problems: int, seconds: float) -> str:
+    return (
         f"warden hunt: Athena query {search.execution_id}: {search.counts.records} rows, {search.counts.wanted} "
-        f"wanted, {search.hunter.counts.findings} findings, {problems} errors, {time.monotonic() - started:.1f} s\n"
+        f"wanted, {search.hunter.counts.findings} findings, {problems} errors, {seconds:.1f} s"
     )
-    err.flush()
-    return 2 if problems else 0
 
 
 def _failed(err: IO[str], message: str) -> int:

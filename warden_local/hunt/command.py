@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol, TypeVar
 
 from warden.errors import ConfigurationError
 from warden.models import Finding
 from warden_local.hunt import Hunt, Problem, detectors_named
-from warden_local.hunt.config import hunt_config
+from warden_local.hunt.config import HuntConfig, hunt_config
 from warden_local.hunt.report import Progress, Table, json_line, quiet_powertools, summary
 
 Format = Literal["table", "json"]
@@ -49,18 +49,41 @@ def run_hunt(
     stderr: IO[str] | None = None,
 ) -> int:
     """Hunt over ``paths`` and print the outcome; the exit status: 0, or 2 when some input was refused."""
-    err = stderr or sys.stderr
-    started = time.monotonic()
     chosen = detectors_named(detector_names)
+
+    def search(config: HuntConfig) -> Hunt:
+        return Hunt.configured(paths, chosen, config, since=since, until=until, s3_client=s3_client)
+
+    return run_search(search, output, stderr or sys.stderr, summary)
+
+
+class Search(Protocol):
+    """What :func:`run_search` runs: a file hunt or an Athena hunt."""
+
+    def run(self) -> Iterator[Finding | Problem]: ...
+
+
+S = TypeVar("S", bound=Search)
+
+
+def run_search(
+    search: Callable[[HuntConfig], S], output: Format, err: IO[str], summarize: Callable[[S, int, float], str]
+) -> int:
+    """Build a hunt judging as the deployment the environment describes, print its outcome, then its summary.
+
+    The exit status: 0, or 2 when the configuration is invalid or some input was refused. Every engine
+    goes through here, so that each judges with the detector functions' settings, own roles and routes.
+    """
+    started = time.monotonic()
     try:
         config = hunt_config()
     except ConfigurationError as exc:
         err.write(f"warden hunt: {exc}\n")
         return 2
     with quiet_powertools() as out:
-        search = Hunt.configured(paths, chosen, config, since=since, until=until, s3_client=s3_client)
-        problems = print_outcome(search.run(), output, out, err, Progress(search))
-    err.write(summary(search, problems, time.monotonic() - started) + "\n")
+        running = search(config)
+        problems = print_outcome(running.run(), output, out, err, Progress(running))
+    err.write(summarize(running, problems, time.monotonic() - started) + "\n")
     err.flush()
     return 2 if problems else 0
 
