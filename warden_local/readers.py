@@ -327,7 +327,7 @@ def _items(location: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict) and "Records" in value:
         records = value["Records"]
         if not isinstance(records, list):
-            return [(location, Refused(f"Records must be an array, got {_json_type(records)}"))]
+            return [(location, Refused(f"Records must be an array, got {json_type(records)}"))]
         return [(f"{location} Records[{i}]", v) for i, v in enumerate(records)]
     if isinstance(value, list):
         return [(f"{location}[{i}]", v) for i, v in enumerate(value)]
@@ -342,7 +342,7 @@ def _read(where: str, item: Any, limits: ReadLimits) -> _Read:
     if isinstance(item, Refused):
         raise item
     if not isinstance(item, dict):
-        raise Refused(f"expected a JSON object, got {_json_type(item)}")
+        raise Refused(f"expected a JSON object, got {json_type(item)}")
     if "detail-type" in item:
         event, from_record = item, False
     elif "schemaType" in item:
@@ -408,11 +408,18 @@ def _validated_time(event: dict[str, Any], from_record: bool) -> tuple[datetime,
         return parsed.time, "time"
     record = parsed.detail
     identity, prefix = record.user_identity, "" if from_record else "detail."
-    if identity.type == "IAMUser" and identity.user_name is not None and not is_iam_user_name(identity.user_name):
-        raise Refused(f"{prefix}userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)")
-    if identity.access_key_id and not is_access_key_id(identity.access_key_id):
-        raise Refused(f"{prefix}userIdentity.accessKeyId is not a key id IAM issues (16-128 of A-Z a-z 0-9 _)")
+    if problem := identity_problem(identity.type, identity.user_name, identity.access_key_id):
+        raise Refused(prefix + problem)
     return record.event_time, "eventTime"
+
+
+def identity_problem(kind: object, user_name: object, access_key_id: object) -> str | None:
+    """What is refused in a record's identity beyond the models: a user name or key id IAM would never issue."""
+    if kind == "IAMUser" and user_name is not None and not is_iam_user_name(user_name):
+        return "userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)"
+    if access_key_id and not is_access_key_id(access_key_id):
+        return "userIdentity.accessKeyId is not a key id IAM issues (16-128 of A-Z a-z 0-9 _)"
+    return None
 
 
 _TYPE_PROBLEMS = {
@@ -446,7 +453,8 @@ def _describe(error: ValidationError, *, in_detail: bool) -> str:
     return shown + (f"; and {len(described) - 5} more" if len(described) > 5 else "")
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """A value's JSON type, as problems name it (never the value itself)."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int | float | _WideInteger):

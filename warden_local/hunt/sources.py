@@ -41,8 +41,8 @@ from warden_local.readers import (
     PERMISSION_CHECK,
     ReadLimits,
     files_in,
-    is_access_key_id,
-    is_iam_user_name,
+    identity_problem,
+    json_type,
 )
 
 S3_SCHEME = "s3://"
@@ -343,7 +343,7 @@ def _document(location: str, value: Any, selection: Wants, counts: Counts) -> It
     if isinstance(value, dict) and "Records" in value:
         records = value["Records"]
         if not isinstance(records, list):
-            yield Problem(location, f"Records must be an array, got {_json_type(records)}")
+            yield Problem(location, f"Records must be an array, got {json_type(records)}")
             return
         for index, record in enumerate(records):
             if (item := _item(record, selection, counts)) is not None:
@@ -375,7 +375,7 @@ def _item(value: Any, selection: Wants, counts: Counts) -> Item | Problem | None
     """
     counts.records += 1
     if not isinstance(value, dict):
-        return Problem("", f"expected a JSON object, got {_json_type(value)}")
+        return Problem("", f"expected a JSON object, got {json_type(value)}")
     if "detail-type" in value:
         found = _event(value, selection)
     elif "schemaType" in value:
@@ -412,12 +412,7 @@ def _identity_problem(identity: object) -> str | None:
     """What replay's reader also refuses in a record's identity: names and key ids IAM would never issue."""
     if not isinstance(identity, dict):
         return None  # the models say what is wrong with it
-    name, key = identity.get("userName"), identity.get("accessKeyId")
-    if identity.get("type") == "IAMUser" and name is not None and not is_iam_user_name(name):
-        return "userIdentity.userName is not a name IAM allows (1-64 of A-Z a-z 0-9 _+=,.@-)"
-    if key and not is_access_key_id(key):
-        return "userIdentity.accessKeyId is not a key id IAM issues (16-128 of A-Z a-z 0-9 _)"
-    return None
+    return identity_problem(identity.get("type"), identity.get("userName"), identity.get("accessKeyId"))
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -441,11 +436,3 @@ def event_time(value: object) -> datetime:
     if moment is None:
         return UNDATED
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return {dict: "object", list: "array", str: "string", type(None): "null"}.get(type(value), type(value).__name__)
