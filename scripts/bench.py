@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a file (python scripts/bench.py): the checkout is where its packages are
     sys.path.insert(0, str(ROOT))
 
-from scripts import benchdata  # noqa: E402
+from scripts import benchdata, cold_start  # noqa: E402
 
 PRICES = {
     # us-east-1 list prices, checked November 2026.
@@ -135,14 +134,6 @@ def measure_decode(files: Sequence[Path]) -> dict[str, Any]:
     return {"events": records, "seconds": seconds, "events_per_s": records / seconds}
 
 
-def hunt_available() -> bool:
-    """Whether this checkout's CLI has the ``hunt`` command (it is being written alongside this benchmark)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "warden_local.cli", "hunt", "--help"], cwd=ROOT, capture_output=True, check=False
-    )
-    return done.returncode == 0
-
-
 def peak_rss_command(argv: Sequence[str], report: Path) -> list[str]:
     """``argv`` wrapped so that its peak RSS (KB) is written to ``report``: GNU time, or a Python wrapper."""
     gnu_time = shutil.which("time", path="/usr/bin")
@@ -213,48 +204,10 @@ def template_functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     return out
 
 
-def _import_seconds(statement: str, pythonpath: str) -> float:
-    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}  # traced, as in Lambda
-    env["PYTHONPATH"] = pythonpath
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, env=env, check=True)  # noqa: S603  fixed argv
-    return time.perf_counter() - started
-
-
-def measure_cold_start_inline(runs: int = COLD_RUNS) -> dict[str, Any]:
-    """Median of ``runs`` fresh interpreters importing each handler module (layer + function directory on the
-    path, as in Lambda) against ``import boto3``, interleaved so that drift hits both alike."""
-    from warden_local.template import load_template
-
-    layer = str(ROOT / "layers" / "warden" / "python")
-    functions = template_functions(load_template(ROOT / "template.yaml"))
-    samples: dict[str, list[float]] = {name: [] for name in [*functions, "boto3"]}
-    for _ in range(runs):
-        samples["boto3"].append(_import_seconds("import boto3", layer))
-        for name, spec in functions.items():
-            samples[name].append(_import_seconds(f"import {spec['module']}", f"{layer}{os.pathsep}{spec['code']}"))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    ratios = {name: medians[name] / medians["boto3"] for name in functions}
-    worst = max(ratios, key=lambda name: ratios[name])
-    return {
-        "runs": runs,
-        "method": "inline (whole processes, start-up included)",
-        "median_s": medians,
-        "ratios": ratios,
-        "worst": worst,
-        "cold_start_vs_boto3": ratios[worst],
-    }
-
-
 def measure_cold_start() -> dict[str, Any]:
-    """scripts/cold_start.py's ``measure(runs=7)`` when it exists (helper SPEED's: imports timed inside the
-    process), else the inline one (whole processes); both give ``median_s`` per function and boto3, ``ratios``,
-    ``worst`` and ``cold_start_vs_boto3``."""
-    try:
-        module = importlib.import_module("scripts.cold_start")
-    except ImportError:
-        return measure_cold_start_inline()
-    found = dict(module.measure(runs=COLD_RUNS))
+    """scripts/cold_start.py's ``measure`` (each import timed inside a fresh process, start-up left out), with
+    ``median_s`` per function and boto3, ``ratios``, ``worst`` and ``cold_start_vs_boto3``."""
+    found = dict(cold_start.measure(runs=COLD_RUNS))
     handlers_ms, boto3_ms = found.get("handlers_ms"), found.get("boto3_ms")
     if not isinstance(handlers_ms, dict) or not isinstance(boto3_ms, int | float):
         raise SystemExit(f"scripts/cold_start.py measure() returned {sorted(found)}: no handlers_ms and boto3_ms")
@@ -1063,12 +1016,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     results["decode"] = {name: measure_decode(ds.files()) for name, ds in sets.items()}
     _log(f"decode: {json.dumps({n: round(d['events_per_s']) for n, d in results['decode'].items()})}")
     results["hunt"] = {}
-    if hunt_available():
-        for name, ds in sets.items():
-            results["hunt"][name] = measure_hunt(ds.path / "AWSLogs", ds.records)
-            _log(f"hunt {name}: {json.dumps({k: v for k, v in results['hunt'][name].items() if k != 'stderr_tail'})}")
-    else:
-        _log("hunt: `warden hunt` is not in this checkout yet; not measured")
+    for name, ds in sets.items():
+        results["hunt"][name] = measure_hunt(ds.path / "AWSLogs", ds.records)
+        _log(f"hunt {name}: {json.dumps({k: v for k, v in results['hunt'][name].items() if k != 'stderr_tail'})}")
     results["local_stack"] = bench_local_stack(route_sample(sets["100k"]))
     functions = template_functions(load_template(ROOT / "template.yaml"))
     stack = results["local_stack"]
