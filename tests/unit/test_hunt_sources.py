@@ -24,8 +24,9 @@ from click.testing import CliRunner
 from tests.conftest import EVENTS, load_json
 from tests.fakes import run, run_invocation_logs, service
 from warden.models import Finding
+from warden.query import Selection
 from warden_local.cli import main
-from warden_local.hunt import Hunt, Problem, detectors_named, selection_of
+from warden_local.hunt import Hunt, Problem, detectors_named
 from warden_local.hunt.engine import SWEEP_EVERY, Hunter
 from warden_local.hunt.order import Reorder
 from warden_local.hunt.sources import Counts, Input, Item, read
@@ -238,7 +239,7 @@ def test_state_stays_bounded_over_a_long_stream_as_ttl_would_keep_it() -> None:
     template = next(r for r in _records() if r["eventName"] == "InvokeModel")
     start, hours = datetime(2026, 1, 1, tzinfo=UTC), 24 * 120
     chosen = detectors_named(["bedrock-first-use", "llmjacking-sequence"])
-    selection = selection_of(chosen)
+    selection = Selection.of(chosen)
     hunter = Hunter(selection, chosen)
 
     def records() -> Iterable[tuple[str, dict[str, Any]]]:
@@ -265,7 +266,7 @@ def test_json_lines_are_read_as_they_come_not_whole(tmp_path: Path) -> None:
     raw = io.FileIO(path)
     source = Input(str(path), lambda: io.BufferedReader(raw))
 
-    stream = read(source, selection_of(detectors_named()), Counts())
+    stream = read(source, Selection.of(detectors_named()), Counts())
     first = next(stream)
 
     assert isinstance(first, Item) and first.origin == f"{path}:1"

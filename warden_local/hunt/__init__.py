@@ -1,16 +1,16 @@
 """``warden hunt``: the live detectors over historical CloudTrail, GuardDuty and invocation logs.
 
-Pipeline: :func:`sources.inputs` lists the files (local or S3) in name order, :func:`sources.read` streams
-each one and keeps only the records the selection wants, :class:`order.Reorder` merges them into
-event-time order within a bounded buffer, ``--since/--until`` drop what is outside the range, and
-:class:`engine.Hunter` runs them through one :class:`warden.service.DetectionService`. Everything is a
-generator: memory holds one file's document (or one line), the reorder buffer and the detectors' state.
+Pipeline: :func:`sources.inputs` lists the files (local or S3) in the time order of their names,
+:func:`sources.read` streams each one and keeps only the records the selection wants,
+:class:`order.Reorder` merges them into event-time order within a bounded buffer,
+``--since/--until`` drop what is outside the range, and :class:`engine.Hunter` runs them through one
+:class:`warden.service.DetectionService`. Everything is a generator: memory holds one file's document
+(or one line), the reorder buffer and the detectors' state.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,8 +19,7 @@ from pydantic import BaseModel
 
 from warden.detectors import REGISTRY, Detector
 from warden.models import Finding
-from warden.models.guardduty import GuardDutyFinding
-from warden.models.invocation_log import ModelInvocationLog
+from warden.query import Selection
 from warden.routing import Route
 from warden.settings import DEFAULT_SETTINGS, Settings
 from warden_local.hunt.config import HuntConfig, hunt_config
@@ -29,38 +28,7 @@ from warden_local.hunt.order import DEFAULT_CAPACITY, Reorder
 from warden_local.hunt.sources import Counts, Input, Item, Problem, Wants, inputs, read
 from warden_local.readers import DEFAULT_LIMITS, ReadLimits
 
-__all__ = ["Hunt", "Problem", "detectors_named", "hunt", "selection_of"]
-
-
-class ConsumedPairs:
-    """A selection by the ``(eventSource, eventName)`` pairs the detectors consume, without conditions.
-
-    Stands in for :class:`warden.query.Selection` where that module is not available; it wants a superset
-    of what the query module's selection wants (no ``where`` conditions), which detectors then ignore.
-    """
-
-    def __init__(self, detectors: Iterable[Detector[BaseModel]]) -> None:
-        chosen = list(detectors)
-        self._pairs = frozenset(pair for d in chosen for pair in d.consumes)
-        self._sources = frozenset(source for source, name in self._pairs if name == "*")
-        self.wants_invocation_logs = any(d.record is ModelInvocationLog for d in chosen)
-        self.wants_guardduty = any(d.record is GuardDutyFinding for d in chosen)
-
-    def wants(self, record: Mapping[str, Any]) -> bool:
-        source, name = record.get("eventSource"), record.get("eventName")
-        if not (isinstance(source, str) and isinstance(name, str)):
-            return False
-        return (source, name) in self._pairs or source in self._sources
-
-
-def selection_of(detectors: Iterable[Detector[BaseModel]]) -> Wants:
-    """The selection of ``detectors``: :class:`warden.query.Selection` when the layer has it."""
-    try:
-        query = importlib.import_module("warden.query")
-    except ModuleNotFoundError:
-        return ConsumedPairs(detectors)
-    selection: Wants = query.Selection.of(detectors)
-    return selection
+__all__ = ["Hunt", "Problem", "detectors_named", "hunt"]
 
 
 def detectors_named(names: Sequence[str] = ()) -> list[Detector[BaseModel]]:
@@ -93,7 +61,7 @@ class Hunt:
     """Wanted records dropped by ``since``/``until``."""
 
     def __post_init__(self) -> None:
-        self.wants: Wants = self.selection or selection_of(self.detectors)
+        self.wants: Wants = self.selection or Selection.of(self.detectors)
         self.hunter = Hunter(
             self.wants, self.detectors, settings=self.settings, self_principals=self.self_principals, routes=self.routes
         )
