@@ -249,6 +249,34 @@ def check_read(files: Sequence[EventFile], directory: Path) -> Outcome:
     return processed("read")
 
 
+def check_hunt(files: Sequence[EventFile], directory: Path) -> Outcome:
+    """``warden hunt``'s reader and engine: every problem names an input file; nothing raises."""
+    from warden_local.hunt import Hunt, Problem
+    from warden_local.hunt.report import quiet_powertools
+
+    paths = []
+    for index, item in enumerate(files):
+        path = directory / f"{index}-{item.name}"
+        path.write_bytes(item.data)
+        paths.append(str(path))
+
+    def run() -> list[Any]:
+        with quiet_powertools():
+            return list(Hunt(paths).run())
+
+    try:
+        found = _on_fresh_stack(run)
+    except Exception as exc:
+        return crashed(exc)
+    problems = [str(entry) for entry in found if isinstance(entry, Problem)]
+    unnamed = [problem for problem in problems if not any(path in problem for path in paths)]
+    if unnamed:
+        return lost("a problem names no input file", unnamed[0][:300])
+    if problems:
+        return refused(f"named as a problem ({_gist(problems[0], [Path(p) for p in paths])})")
+    return processed("hunted")
+
+
 # ----------------------------------------------------------------------------------------- handlers
 
 
